@@ -1,0 +1,19 @@
+"""User-facing errors: the CLI prints their message as one line and exits non-zero."""
+
+
+class GenmodelsError(Exception):
+    """Base class for errors caused by user input (config, files), not by bugs."""
+
+    exit_code = 1
+
+
+class ConfigError(GenmodelsError, ValueError):
+    """A parameter is unknown, has the wrong type or is out of range."""
+
+    exit_code = 2
+
+
+class DataError(GenmodelsError, ValueError):
+    """An input file is missing, unreadable or malformed."""
+
+    exit_code = 2
