@@ -18,6 +18,9 @@ class StrictModel(BaseModel):
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     """One line naming the first offending key (dotted path) and the problem."""
     err = exc.errors()[0]
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, ConfigError):  # raised by a validator that already named the key
+        return str(inner)
     loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
     msg = err["msg"]
     if err["type"] == "extra_forbidden":

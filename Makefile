@@ -1,0 +1,36 @@
+# Two commands: `make repro` (run the pipeline) and `make test` (run the suite).
+# Both set up .venv from the pinned constraints; it is reinstalled only when
+# constraints.txt or pyproject.toml change.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export RAY_USAGE_STATS_ENABLED := 0
+export PYTHONHASHSEED := 0
+
+.PHONY: install repro test ui bench clean
+
+install: $(STAMP)
+
+$(STAMP): constraints.txt pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[pipeline,dev]" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(VENV)/bin/python -c "import torch, ray, mlflow, dvc, genmodels" || (echo "install failed" >&2; exit 1)
+	@touch $@
+
+repro: $(STAMP)
+	dvc repro
+
+test: $(STAMP)
+	python -m pytest -q
+
+ui: $(STAMP)
+	mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" --host 127.0.0.1 --port 5000
+
+bench: $(STAMP)
+	python benchmarks/bench_metrics.py
+	python benchmarks/bench_repro.py
+
+clean:
+	rm -rf .ray_runs mlruns mlartifacts

@@ -1,0 +1,117 @@
+"""``params.yaml`` as typed, validated config objects: the single source of defaults.
+
+Top-level sections map 1:1 onto the classes below; every model listed under ``models:``
+has a section of its own (``family``, ``model``, ``fit``) whose ``model`` mapping is
+validated by the family's registered config class. Any unknown key, wrong type or
+out-of-range value raises :class:`ConfigError` with one line naming the dotted key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ConfigDict, Field, model_validator
+
+from genmodels.configbase import StrictModel, validate
+from genmodels.data.config import DataConfig
+from genmodels.errors import ConfigError
+from genmodels.training.config import FitConfig, ScalingConfig
+
+
+class EvaluatorConfig(StrictModel):
+    extractor: str = "auto"  # feature extractor: auto (classifier for images, toy2d for points), classifier, inception-v3-compat
+    epochs: int = Field(25, ge=1)  # classifier training epochs
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(2e-3, gt=0.0)
+    width: int = Field(32, ge=4)  # channels of the classifier's first conv layer
+    feature_dim: int = Field(128, ge=2)  # size of the penultimate features used by FID/KID/PRDC
+    inception_weights: str | None = None  # local path of torch-fidelity's Inception-V3 weights (never downloaded)
+
+
+class SampleConfig(StrictModel):
+    n: int = Field(2000, ge=10)  # samples written to samples/<model>.parquet
+    batch_size: int = Field(500, ge=1)
+    temperature: float = Field(1.0, gt=0.0)  # latent/prior scale at sampling time
+    grid: int = Field(100, ge=1)  # samples shown in samples/<model>.png
+
+
+class EvaluateConfig(StrictModel):
+    is_splits: int = Field(10, ge=1)  # Inception Score splits
+    kid_subsets: int = Field(100, ge=1)
+    kid_subset_size: int = Field(1000, ge=2)  # capped at the smaller sample count
+    prdc_k: int = Field(5, ge=1)  # k of the k-NN manifolds
+    ppl_samples: int = Field(2000, ge=10)  # latent pairs for PPL
+    ppl_epsilon: float = Field(1e-4, gt=0.0)
+    ppl_sampling: Literal["full", "end"] = "full"
+    nll_max_samples: int | None = Field(None, ge=1)  # cap on test samples for likelihood (None: all)
+    ood: Literal["permuted", "holdout-class"] = "permuted"  # out-of-distribution set for anomaly_auroc
+    ood_class: int = Field(0, ge=0)  # the held-out class when ood = holdout-class
+    throughput_samples: int = Field(1000, ge=10)  # samples timed for samples_per_second
+
+
+class ModelSection(StrictModel):
+    family: str | None = None  # registered family; defaults to the section's name
+    model: dict[str, Any] = Field(default_factory=dict)  # the family's config (validated by it)
+    fit: FitConfig = FitConfig()
+
+
+class Params(StrictModel):
+    model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
+
+    experiment: str = "genmodels"  # MLflow experiment name
+    seed: int = Field(0, ge=0)  # the root seed of every random choice
+    models: list[str] = Field(default_factory=lambda: ["vae"], min_length=1)  # sections trained by the pipeline
+    data: DataConfig = DataConfig()
+    evaluator: EvaluatorConfig = EvaluatorConfig()
+    scaling: ScalingConfig = ScalingConfig()
+    sample: SampleConfig = SampleConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+    @model_validator(mode="after")
+    def _check_model_sections(self) -> "Params":
+        from genmodels.models.registry import model_class
+
+        sections = dict(self.model_extra or {})
+        for name in self.models:
+            sections.setdefault(name, {})
+        resolved = {}
+        for name, raw in sections.items():
+            if not isinstance(raw, dict) and raw is not None:
+                raise ConfigError(f"{name}: unknown key (model sections are mappings with family/model/fit)")
+            section = validate(ModelSection, raw, name)
+            family = section.family or name
+            try:
+                cls = model_class(family)
+            except KeyError as exc:
+                where = f"{name}.family" if section.family else name
+                raise ConfigError(f"{where}: {exc.args[0]}") from None
+            validate(cls.config_cls, section.model, f"{name}.model")
+            resolved[name] = section.model_copy(update={"family": family})
+        object.__setattr__(self, "_sections", resolved)
+        return self
+
+    def section(self, name: str) -> ModelSection:
+        """The validated section of model ``name`` (family resolved)."""
+        sections: dict[str, ModelSection] = self._sections  # type: ignore[attr-defined]
+        if name not in sections:
+            raise ConfigError(f"models: {name!r} has no section in params")
+        return sections[name]
+
+
+def load_params(path: str | os.PathLike = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``; every problem is one :class:`ConfigError` line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: invalid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return validate(Params, raw)

@@ -1,0 +1,3 @@
+"""Built-in feature extractors (each registers itself)."""
+
+from genmodels.metrics.extractors import classifier, toy2d  # noqa: F401

@@ -1,0 +1,109 @@
+"""Feature extractors: the networks whose activations the sample metrics compare.
+
+An extractor maps a batch ``(n, *shape)`` in data space to named activations. Every
+extractor returns ``"features"`` (``(n, d)``, used by FID, KID and PRDC) and lists in
+``feature_layers`` the layers it can return; ``"logits"`` (IS, class coverage) where it
+classifies, and the layers in ``perceptual_layers`` feed the PPL distance. Extractors are
+saved as a state dict plus a JSON config, never as a pickled module.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from genmodels.errors import DataError
+from genmodels.registry import Registry
+
+WEIGHTS_FILE, CONFIG_FILE = "extractor.pt", "extractor.json"
+
+
+class FeatureExtractor(nn.Module):
+    """Base class; subclasses are built from keyword arguments stored in ``self.kwargs``."""
+
+    name: ClassVar[str]
+    feature_layers: ClassVar[tuple[str, ...]] = ("features",)
+    perceptual_layers: ClassVar[tuple[str, ...]] = ("features",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__()
+        self.kwargs = kwargs
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def has_logits(self) -> bool:
+        return "logits" in self.feature_layers
+
+
+FEATURE_EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("feature extractor")
+
+
+def register_feature_extractor(name: str) -> Callable[[type[FeatureExtractor]], type[FeatureExtractor]]:
+    def add(cls: type[FeatureExtractor]) -> type[FeatureExtractor]:
+        if not (isinstance(cls, type) and issubclass(cls, FeatureExtractor)):
+            raise TypeError(f"feature extractor {name!r} must subclass FeatureExtractor")
+        cls.name = name
+        return FEATURE_EXTRACTORS.register(name)(cls)
+
+    return add
+
+
+def save_extractor(extractor: FeatureExtractor, path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu() for k, v in extractor.state_dict().items()}, path / WEIGHTS_FILE)
+    meta = {"name": extractor.name, "kwargs": extractor.kwargs}
+    (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def load_extractor(path: str | Path, device: str | torch.device = "cpu") -> FeatureExtractor:
+    import genmodels.metrics.extractors  # noqa: F401  (registers the built-ins)
+
+    path = Path(path)
+    cfg_file, weights = path / CONFIG_FILE, path / WEIGHTS_FILE
+    for f in (cfg_file, weights):
+        if not f.is_file():
+            raise DataError(f"evaluator file not found: {f} (run the 'evaluator' stage first)")
+    meta = json.loads(cfg_file.read_text())
+    extractor = FEATURE_EXTRACTORS.get(meta["name"])(**meta["kwargs"])
+    extractor.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+    return extractor.to(device).eval()
+
+
+@torch.inference_mode()
+def extract(
+    extractor: FeatureExtractor,
+    x: np.ndarray | Tensor,
+    layers: Sequence[str] = ("features",),
+    batch_size: int = 500,
+    device: str | torch.device | None = None,
+    progress: bool | None = None,
+) -> dict[str, np.ndarray]:
+    """Run ``extractor`` over ``x`` in batches; returns float32 arrays per requested layer."""
+    missing = [name for name in layers if name not in extractor.feature_layers]
+    if missing:
+        raise ValueError(f"extractor {extractor.name!r} has no layer(s) {missing} (has {list(extractor.feature_layers)})")
+    device = torch.device(device) if device is not None else next(iter([*extractor.parameters(), *extractor.buffers()]), torch.empty(0)).device
+    extractor.eval()
+    if progress is None:
+        progress = sys.stderr.isatty() and len(x) > 10 * batch_size
+    out: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    starts = range(0, len(x), batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=f"features[{extractor.name}]", unit="batch")
+    for s in starts:
+        xb = torch.as_tensor(x[s : s + batch_size], dtype=torch.float32).to(device)
+        acts = extractor(xb)
+        for name in layers:
+            out[name].append(acts[name].float().flatten(1).cpu().numpy())
+    return {name: np.concatenate(parts) for name, parts in out.items()}

@@ -1,0 +1,115 @@
+"""Variational autoencoder (Kingma & Welling 2014) with a beta-weighted KL (Higgins et al. 2017).
+
+The decoder is a Gaussian ``p(v|z) = N(mu(z), diag sigma^2(z))`` over dequantized data
+``v`` (see :mod:`genmodels.models.dequantize`), so its likelihood is comparable with the
+other families. The test likelihood is the importance-weighted bound of Burda et al. (2016):
+``log p(v) >= E log (1/k) sum_i p(v, z_i) / q(z_i|v)``, ``z_i ~ q(z|v)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor, nn
+
+from genmodels.configbase import StrictModel
+from genmodels.data.base import DatasetInfo
+from genmodels.models.base import GenerativeModel
+from genmodels.models.dequantize import dequantize, quantize_back
+from genmodels.models.nets import ConvDecoder, ConvEncoder, mlp
+from genmodels.models.registry import register_model
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+class VAEConfig(StrictModel):
+    arch: Literal["mlp", "conv"] = "mlp"  # conv needs image data
+    latent_dim: int = Field(16, ge=1)  # size of the Gaussian latent z
+    hidden: list[int] = Field(default_factory=lambda: [512, 256], min_length=1)  # MLP widths (encoder; decoder mirrors)
+    conv_width: int = Field(32, ge=4)  # channels of the first conv layer (conv arch)
+    beta: float = Field(1.0, gt=0.0)  # weight of the KL term (1 = the ELBO)
+    min_log_std: float = Field(-6.0, le=0.0)  # floor of the decoder's log standard deviation
+    iw_samples: int = Field(64, ge=1)  # k of the importance-weighted NLL bound at evaluation
+
+
+def gaussian_log_prob(x: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
+    """Sum over all but the first dim of log N(x; mean, exp(log_std)^2)."""
+    lp = -0.5 * (((x - mean) * torch.exp(-log_std)) ** 2 + 2 * log_std + LOG_2PI)
+    return lp.flatten(1).sum(1)
+
+
+@register_model("vae")
+class VAE(GenerativeModel):
+    config_cls = VAEConfig
+    likelihood_kind = "bound"
+
+    def __init__(self, config: VAEConfig, info: DatasetInfo) -> None:
+        super().__init__(config, info)
+        self.dim = math.prod(self.data_shape)
+        self.bounded = info.levels is not None  # dequantized data live in [0, 1]
+        z = config.latent_dim
+        if config.arch == "conv":
+            if len(self.data_shape) != 3:
+                raise ValueError(f"vae.arch=conv needs image data (C, H, W), got shape {list(self.data_shape)}")
+            enc = ConvEncoder(self.data_shape, config.conv_width)
+            self.encoder = nn.Sequential(enc, nn.Linear(enc.out_dim, 2 * z))
+            self.decoder = ConvDecoder(z, self.data_shape, config.conv_width, 2 * self.data_shape[0])
+        else:
+            h = config.hidden
+            self.encoder = nn.Sequential(nn.Flatten(), mlp([self.dim, *h, 2 * z], final_activation=False))
+            self.decoder = mlp([z, *reversed(h), 2 * self.dim])
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def encode(self, v: Tensor) -> tuple[Tensor, Tensor]:
+        mu, log_std = self.encoder(v).chunk(2, dim=1)
+        return mu, log_std.clamp(-10.0, 5.0)
+
+    def decoder_params(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.decoder(z).view(len(z), -1)
+        mean, raw = out.chunk(2, dim=1)
+        if self.bounded:
+            mean = torch.sigmoid(mean)
+        log_std = self.config.min_log_std + F.softplus(raw - self.config.min_log_std)
+        return mean.view(-1, *self.data_shape), log_std.view(-1, *self.data_shape)
+
+    def training_losses(self, x: Tensor, y: Tensor | None, generator: torch.Generator) -> Iterator[tuple[str, Tensor]]:
+        v = dequantize(x, self.info.levels, generator)
+        mu, log_std = self.encode(v)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device)
+        z = mu + eps * log_std.exp()
+        mean, dec_log_std = self.decoder_params(z)
+        rec = -gaussian_log_prob(v, mean, dec_log_std)
+        kl = 0.5 * (mu**2 + (2 * log_std).exp() - 1 - 2 * log_std).sum(1)
+        yield "model", (rec + self.config.beta * kl).mean() / self.dim
+
+    def decode(self, z: Tensor) -> Tensor:
+        mean, _ = self.decoder_params(z)
+        return quantize_back(mean, self.info.levels)
+
+    @torch.no_grad()
+    def log_likelihood(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        """Importance-weighted lower bound on log p(v) with k = ``iw_samples``."""
+        k = self.config.iw_samples
+        mu, log_std = self.encode(x)
+        chunks = []
+        for start in range(0, k, 16):
+            m = min(16, k - start)
+            eps = torch.randn((m, *mu.shape), generator=generator, device=mu.device)
+            z = mu + eps * log_std.exp()  # (m, n, latent)
+            flat = z.reshape(-1, mu.shape[1])
+            mean, dec_log_std = self.decoder_params(flat)
+            xs = x.unsqueeze(0).expand(m, *x.shape).reshape(-1, *x.shape[1:])
+            log_px_z = gaussian_log_prob(xs, mean, dec_log_std).view(m, -1)
+            log_pz = (-0.5 * (z**2 + LOG_2PI)).sum(-1)
+            log_qz = (-0.5 * (eps**2 + LOG_2PI) - log_std).sum(-1)
+            chunks.append(log_px_z + log_pz - log_qz)
+        log_w = torch.cat(chunks, 0)
+        return torch.logsumexp(log_w, 0) - math.log(k)

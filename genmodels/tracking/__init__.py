@@ -1,0 +1,1 @@
+"""MLflow adapter: the only package that imports mlflow."""

@@ -1,0 +1,122 @@
+"""Record runs in MLflow: one run per model per pipeline run, shared by its stages.
+
+``train@<model>`` opens the run and writes its id to ``models/<model>/mlflow.json``;
+``sample@`` and ``evaluate@`` reopen it. The default store is ``sqlite:///mlflow.db`` at the
+project root; ``MLFLOW_TRACKING_URI`` overrides it (use an ``mlflow server`` when many
+processes write at once, e.g. Tune trials).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+RUN_FILE = "mlflow.json"
+
+
+def tracking_uri(root: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
+def _mlflow(root: Path):  # noqa: ANN202
+    import logging
+
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri(root))
+    return mlflow
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested params -> ``{"a.b.c": "value"}`` (MLflow params are flat strings)."""
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, f"{key}."))
+        else:
+            out[key] = json.dumps(v) if isinstance(v, (list, tuple)) else str(v)
+    return out
+
+
+def git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+class Run:
+    """A thin handle on an active MLflow run."""
+
+    def __init__(self, mlflow: Any, run_id: str) -> None:
+        self.mlflow, self.run_id = mlflow, run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        flat = flatten(params)
+        items = list(flat.items())
+        for i in range(0, len(items), 100):
+            self.mlflow.log_params(dict(items[i : i + 100]))
+
+    def log_metrics(self, metrics: Mapping[str, float | None], step: int | None = None) -> None:
+        clean = {k.replace("/", "_"): float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
+        if clean:
+            self.mlflow.log_metrics(clean, step=step)
+
+    def log_history(self, history: list[dict[str, float]]) -> None:
+        for row in history:
+            self.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self.mlflow.set_tags({k: str(v) for k, v in tags.items() if v is not None})
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        if path.is_dir():
+            self.mlflow.log_artifacts(str(path), artifact_path=artifact_path)
+        else:
+            self.mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+@contextmanager
+def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new: bool) -> Iterator[Run]:
+    """Open (``new=True``: create, else reopen from ``run_file``) the model's run.
+
+    An exception inside the block marks the run FAILED with the error as a tag.
+    """
+    mlflow = _mlflow(root)
+    if mlflow.get_experiment_by_name(experiment) is None and not os.environ.get("MLFLOW_TRACKING_URI"):
+        # the default local store keeps artifacts beside mlflow.db, whatever the working directory
+        mlflow.create_experiment(experiment, artifact_location=(root / "mlartifacts").resolve().as_uri())
+    mlflow.set_experiment(experiment)
+    run_id = None
+    if not new and run_file.is_file():
+        run_id = json.loads(run_file.read_text()).get("run_id")
+        try:
+            mlflow.get_run(run_id)
+        except Exception:
+            run_id = None  # the store changed (another MLFLOW_TRACKING_URI): start afresh
+    active = mlflow.start_run(run_id=run_id, run_name=None if run_id else model_name)
+    run = Run(mlflow, active.info.run_id)
+    if run_id is None:
+        run.set_tags({"genmodels.model": model_name, "git_commit": git_commit(root)})
+    try:
+        yield run
+    except BaseException as exc:
+        mlflow.set_tag("error", f"{type(exc).__name__}: {exc}"[:5000])
+        mlflow.end_run(status="FAILED")
+        raise
+    mlflow.end_run(status="FINISHED")
+
+
+def write_run_file(run_file: Path, run: Run) -> None:
+    run_file.parent.mkdir(parents=True, exist_ok=True)
+    run_file.write_text(json.dumps({"run_id": run.run_id}, indent=2) + "\n")

@@ -1,0 +1,1 @@
+"""Training: the per-worker loop, checkpoints, and backends (in-process, Ray Train)."""

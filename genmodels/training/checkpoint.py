@@ -1,0 +1,102 @@
+"""State-dict checkpoints: a folder with ``model.pt`` (tensors only) and ``config.json``.
+
+Everything loads with ``torch.load(weights_only=True)``; nothing pickles a module.
+Trainer state (optimizers, epoch, history) goes to ``trainer.pt`` beside them for resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genmodels.data.base import DatasetInfo
+from genmodels.errors import DataError
+from genmodels.models.base import GenerativeModel
+from genmodels.models.registry import build_model
+
+MODEL_FILE, CONFIG_FILE, TRAINER_FILE = "model.pt", "config.json", "trainer.pt"
+
+
+def info_to_dict(info: DatasetInfo) -> dict[str, Any]:
+    return dataclasses.asdict(info)
+
+
+def info_from_dict(d: dict[str, Any]) -> DatasetInfo:
+    d = dict(d)
+    d["shape"] = tuple(d["shape"])
+    d["value_range"] = tuple(d["value_range"])
+    return DatasetInfo(**d)
+
+
+def write_model(path: Path, model: GenerativeModel, family: str, extra: dict[str, Any] | None = None) -> None:
+    """Write ``model.pt`` + ``config.json`` into ``path`` (created)."""
+    path.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path / MODEL_FILE)
+    meta = {
+        "family": family,
+        "config": model.config.model_dump(mode="json"),
+        "data_info": info_to_dict(model.info),
+        **(extra or {}),
+    }
+    (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    cfg_file = Path(path) / CONFIG_FILE
+    if not cfg_file.is_file():
+        raise DataError(f"checkpoint config not found: {cfg_file}")
+    try:
+        return json.loads(cfg_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"checkpoint config {cfg_file} is not valid JSON: {exc}") from None
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> GenerativeModel:
+    """Rebuild a model from a checkpoint folder written by :func:`write_model`."""
+    path = Path(path)
+    meta = read_config(path)
+    model = build_model(meta["family"], meta["config"], info_from_dict(meta["data_info"]))
+    weights = path / MODEL_FILE
+    if not weights.is_file():
+        raise DataError(f"checkpoint weights not found: {weights}")
+    try:
+        state = torch.load(weights, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise DataError(f"cannot load checkpoint weights {weights}: {exc}") from None
+    model.load_state_dict(state)
+    return model.to(map_location).eval()
+
+
+def write_trainer_state(path: Path, optimizers: dict[str, torch.optim.Optimizer], schedulers: dict[str, Any], epoch: int, history: list[dict[str, float]]) -> None:
+    state = {
+        "epoch": epoch,
+        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+        "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
+        "history": json.dumps(history),
+    }
+    torch.save(state, path / TRAINER_FILE)
+
+
+def read_trainer_state(path: Path) -> dict[str, Any]:
+    state = torch.load(path / TRAINER_FILE, map_location="cpu", weights_only=True)
+    state["history"] = json.loads(state["history"])
+    return state
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Move a finished folder into place, replacing ``dst`` (no half-written outputs)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if dst.exists():
+        old = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.old-"))
+        os.replace(dst, old / "x")
+    shutil.move(str(src), str(dst))
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

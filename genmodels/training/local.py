@@ -1,0 +1,59 @@
+"""In-process backend: the same loop as a Ray worker, rank 0 of 1, no Ray at all."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genmodels.training import checkpoint as ckpt
+from genmodels.training.loop import Restored, TrainJob, describe, train_worker
+
+KEEP = 2  # checkpoints kept per run
+
+
+class LocalContext:
+    """Checkpoints to ``<run_dir>/checkpoint_<epoch>``; resumes from the newest one."""
+
+    rank = 0
+    world_size = 1
+
+    def __init__(self, run_dir: Path, device: torch.device, log: Callable[[str], None] | None = None) -> None:
+        self.run_dir = run_dir
+        self.device = device
+        self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+
+    def checkpoints(self) -> list[Path]:
+        return sorted(p for p in self.run_dir.glob("checkpoint_*") if (p / ckpt.TRAINER_FILE).is_file())
+
+    def restore(self) -> Restored | None:
+        found = self.checkpoints()
+        if not found:
+            return None
+        latest = found[-1]
+        self.log(f"resuming from {latest}")
+        state = torch.load(latest / ckpt.MODEL_FILE, map_location=self.device, weights_only=True)
+        return Restored(model_state=state, trainer_state=ckpt.read_trainer_state(latest))
+
+    def save(self, metrics: dict[str, float], write: Callable[[Path], None]) -> None:
+        final = self.run_dir / f"checkpoint_{int(metrics['epoch']):06d}"
+        tmp = self.run_dir / f".tmp_{final.name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        write(tmp)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for old in self.checkpoints()[:-KEEP]:
+            shutil.rmtree(old, ignore_errors=True)
+        self.log(describe(metrics))
+
+
+def train_local(job: TrainJob, x: np.ndarray, y: np.ndarray | None, run_dir: Path, device: str = "cpu") -> Path:
+    """Train in this process; returns the folder of the final checkpoint."""
+    ctx = LocalContext(run_dir, torch.device(device))
+    train_worker(job, x, y, ctx)
+    return ctx.checkpoints()[-1]

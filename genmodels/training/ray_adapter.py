@@ -1,0 +1,118 @@
+"""Ray Train (V2) backend: the same :func:`train_worker` inside ``TorchTrainer`` workers.
+
+The run has a fixed ``name`` under a fixed ``storage_path``; Ray Train V2 restores its
+checkpoint manager from there, so re-running an interrupted stage resumes from the last
+reported checkpoint (``ray.train.get_checkpoint()``) instead of restarting.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genmodels.training.loop import Restored, TrainJob, train_worker
+from genmodels.training import checkpoint as ckpt
+
+
+class RayContext:
+    """WorkerContext backed by ``ray.train``: report on every rank, checkpoint on rank 0."""
+
+    def __init__(self) -> None:
+        import ray.train
+
+        context = ray.train.get_context()
+        self.rank = context.get_world_rank()
+        self.world_size = context.get_world_size()
+        if torch.cuda.is_available() and os.environ.get("CUDA_VISIBLE_DEVICES", "") != "":
+            self.device = torch.device("cuda", context.get_local_rank() % torch.cuda.device_count())
+        else:
+            self.device = torch.device("cpu")
+
+    def restore(self) -> Restored | None:
+        import ray.train
+
+        checkpoint = ray.train.get_checkpoint()
+        if checkpoint is None:
+            return None
+        with checkpoint.as_directory() as d:
+            state = torch.load(Path(d) / ckpt.MODEL_FILE, map_location=self.device, weights_only=True)
+            return Restored(model_state=state, trainer_state=ckpt.read_trainer_state(Path(d)))
+
+    def save(self, metrics: dict[str, float], write: Callable[[Path], None]) -> None:
+        import ray.train
+
+        if self.rank != 0:
+            ray.train.report(metrics, checkpoint=None)
+            return
+        with tempfile.TemporaryDirectory() as d:
+            write(Path(d))
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
+
+
+def _worker_entry(config: dict[str, Any]) -> None:
+    import ray
+
+    job: TrainJob = config["job"]
+    x, y = ray.get(config["data"])
+    train_worker(job, x, y, RayContext())
+
+
+def ensure_ray(address: str | None = None) -> None:
+    """Connect to ``address`` / ``RAY_ADDRESS`` if given, else start a local instance."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    ray.init(
+        address=address or os.environ.get("RAY_ADDRESS") or None,
+        include_dashboard=False,
+        log_to_driver=True,
+        configure_logging=True,
+        logging_level="WARNING",
+    )
+
+
+def train_ray(
+    job: TrainJob,
+    x: np.ndarray,
+    y: np.ndarray | None,
+    storage_path: str,
+    run_name: str,
+    num_workers: int,
+    use_gpu: bool,
+    cpus_per_worker: float,
+) -> Path:
+    """Fit with ``TorchTrainer``; returns a local folder holding the final checkpoint."""
+    import ray
+    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    ensure_ray()
+    data_ref = ray.put((x, y))
+    trainer = TorchTrainer(
+        _worker_entry,
+        train_loop_config={"job": job, "data": data_ref},
+        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+        scaling_config=ScalingConfig(
+            num_workers=num_workers,
+            use_gpu=use_gpu,
+            resources_per_worker={"CPU": cpus_per_worker, **({"GPU": 1} if use_gpu else {})},
+        ),
+        run_config=RunConfig(
+            name=run_name,
+            storage_path=storage_path,
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+        ),
+    )
+    result = trainer.fit()
+    if result.checkpoint is None:
+        raise RuntimeError(f"Ray Train run {run_name} finished without a checkpoint")
+    local = Path(tempfile.mkdtemp(prefix="genmodels-ckpt-"))
+    result.checkpoint.to_directory(str(local))
+    return local

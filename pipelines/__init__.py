@@ -1,0 +1,1 @@
+"""DVC stage entry points and the ``genmodels`` CLI: thin glue over the library."""

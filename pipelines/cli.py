@@ -1,0 +1,103 @@
+"""The ``genmodels`` command line: every DVC stage, plus ``metrics`` for any two sample files.
+
+Run from the project root (or set ``GENMODELS_ROOT``). User errors print one line
+``error: ...`` and exit non-zero (2 for bad params or input files).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pipelines.common import one_line_errors, project_root
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train, sample and evaluate generative models (the stages of dvc.yaml, runnable by hand).",
+)
+ParamsOpt = typer.Option(None, "--params", help="params file relative to the project root (default: params.yaml)")
+
+
+@app.command()
+@one_line_errors
+def prepare(params: Optional[str] = ParamsOpt) -> None:
+    """Load the configured dataset -> data/prepared/{train,test}.parquet, card.json."""
+    from pipelines import prepare as stage
+
+    stage.run(project_root(), params)
+
+
+@app.command()
+@one_line_errors
+def evaluator(params: Optional[str] = ParamsOpt) -> None:
+    """Train the feature network and store the real test set's reference statistics."""
+    from pipelines import evaluator as stage
+
+    stage.run(project_root(), params)
+
+
+@app.command()
+@one_line_errors
+def train(model: str = typer.Argument(..., help="a model section listed under models:"), params: Optional[str] = ParamsOpt) -> None:
+    """Train one model (in-process or with Ray Train) -> models/<model>/."""
+    from pipelines import train as stage
+
+    stage.run(project_root(), model, params)
+
+
+@app.command()
+@one_line_errors
+def sample(model: str = typer.Argument(...), params: Optional[str] = ParamsOpt) -> None:
+    """Draw samples -> samples/<model>.parquet and samples/<model>.png."""
+    from pipelines import sample as stage
+
+    stage.run(project_root(), model, params)
+
+
+@app.command()
+@one_line_errors
+def evaluate(model: str = typer.Argument(...), params: Optional[str] = ParamsOpt) -> None:
+    """Compute every metric -> metrics/<model>.json (and MLflow)."""
+    from pipelines import evaluate as stage
+
+    stage.run(project_root(), model, params)
+
+
+@app.command()
+@one_line_errors
+def report(params: Optional[str] = ParamsOpt) -> None:
+    """Collect metrics/*.json -> reports/leaderboard.{csv,md}."""
+    from pipelines import report as stage
+
+    stage.run(project_root(), params)
+
+
+@app.command()
+@one_line_errors
+def metrics(
+    real: Path = typer.Option(..., "--real", help="samples file of real data"),
+    fake: Path = typer.Option(..., "--fake", help="samples file to evaluate"),
+    evaluator: Path = typer.Option(..., "--evaluator", help="evaluator folder (models/evaluator)"),
+    out: Path = typer.Option(..., "--out", help="metrics JSON to write"),
+    features_out: Optional[Path] = typer.Option(None, "--features-out", help="folder for the features as .npy"),
+    seed: int = typer.Option(0, "--seed", help="seed of KID's subsets"),
+) -> None:
+    """Sample metrics (IS, FID, KID, PRDC, diagnostics) between any two sample files."""
+    from genmodels.config import EvaluateConfig
+    from pipelines import metrics_cmd
+
+    result = metrics_cmd.run(real, fake, evaluator, out, features_out, EvaluateConfig(), seed)
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in result.items() if isinstance(v, float))
+    typer.echo(shown)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Stage ``evaluate@<model>``: every metric of DESIGN.md -> metrics/<model>.json and MLflow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from genmodels.data import read_samples
+from genmodels.errors import DataError
+from genmodels.metrics.features import load_extractor
+from genmodels.metrics.reference import load_reference
+from genmodels.metrics.suite import MetricReport, model_metrics, sample_metrics
+from genmodels.training.checkpoint import load_model
+from pipelines import paths
+from pipelines.common import load_info, log, params, stable_hash, write_json
+
+
+def dvc_lock_tags(root: Path, name: str) -> dict[str, str]:
+    """Hashes of this model's upstream entries in dvc.lock (written by DVC as stages finish)."""
+    lock_file = root / "dvc.lock"
+    if not lock_file.is_file():
+        return {}
+    stages = (yaml.safe_load(lock_file.read_text()) or {}).get("stages", {})
+    tags = {}
+    for stage in ("prepare", "evaluator", f"train@{name}", f"sample@{name}"):
+        if stage in stages:
+            tags[f"dvc_lock.{stage.replace('@', '.')}"] = stable_hash(stages[stage])[:16]
+    return tags
+
+
+def run(root: Path, name: str, params_file: str | None = None) -> dict:
+    from genmodels.tracking.mlflow_adapter import model_run
+
+    p = params(root, params_file)
+    info = load_info(root)
+    model_dir = root / paths.model_dir(name)
+    model = load_model(model_dir)
+    extractor = load_extractor(root / paths.EVALUATOR)
+    ref = load_reference(root / paths.REFERENCE)
+    fake = read_samples(root / paths.samples_file(name))
+    if fake.shape != tuple(info.shape):
+        raise DataError(f"{paths.samples_file(name)}: sample shape {list(fake.shape)} != dataset shape {list(info.shape)}")
+    test = read_samples(root / paths.TEST)
+
+    report = MetricReport()
+    sample_metrics(report, ref, fake.x, extractor, info, ref.get("labels"), p.evaluate, p.seed)
+    model_metrics(report, model, extractor, test.x, p.evaluate, p.seed)
+    history = json.loads((model_dir / "history.json").read_text())
+    report.metrics["train_seconds"] = history[-1]["train_seconds"]
+    result = report.as_json()
+    write_json(root / paths.metrics_file(name), result)
+    with model_run(root, p.experiment, name, model_dir / "mlflow.json", new=False) as mlrun:
+        mlrun.log_metrics({**report.metrics, **report.extra})
+        mlrun.set_tags(dvc_lock_tags(root, name))
+        mlrun.log_artifact(root / paths.metrics_file(name), "metrics")
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in report.metrics.items() if v is not None)
+    log(f"evaluate {name}: {shown}")
+    return result

@@ -1,0 +1,23 @@
+"""Stage ``evaluator``: train the domain feature network, store it with the real test set's statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from genmodels.metrics.build import build_extractor
+from genmodels.metrics.features import save_extractor
+from genmodels.metrics.reference import compute_reference, save_reference
+from pipelines import paths
+from pipelines.common import load_prepared, log, params, staged_dir, write_json
+
+
+def run(root: Path, params_file: str | None = None) -> dict:
+    p = params(root, params_file)
+    data = load_prepared(root)
+    extractor, card = build_extractor(data, p.evaluator, p.seed)
+    with staged_dir(root / paths.EVALUATOR) as tmp:
+        save_extractor(extractor, tmp)
+        save_reference(tmp / paths.REFERENCE.name, compute_reference(extractor, data.test.x, data.test.y))
+        write_json(tmp / paths.EVALUATOR_CARD.name, {**card, "dataset": data.info.name, "test_size": len(data.test)})
+    log("evaluator: " + ", ".join(f"{k}={v}" for k, v in card.items()))
+    return card

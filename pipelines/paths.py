@@ -1,0 +1,37 @@
+"""Every file the pipeline reads or writes, relative to the project root (see DESIGN.md).
+
+``dvc.yaml`` names the same paths; ``tests/pipelines/test_dvc_yaml.py`` keeps them in sync.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+PREPARED = Path("data/prepared")
+TRAIN = PREPARED / "train.parquet"
+TEST = PREPARED / "test.parquet"
+CARD = PREPARED / "card.json"
+EVALUATOR = Path("models/evaluator")
+REFERENCE = EVALUATOR / "reference.npz"
+EVALUATOR_CARD = EVALUATOR / "card.json"
+REPORTS = Path("reports")
+LEADERBOARD_CSV = REPORTS / "leaderboard.csv"
+LEADERBOARD_MD = REPORTS / "leaderboard.md"
+RUNS = Path(".ray_runs")  # Ray Train / local checkpoints (resume state), not a DVC output
+
+
+def model_dir(name: str) -> Path:
+    return Path("models") / name
+
+
+def samples_file(name: str) -> Path:
+    return Path("samples") / f"{name}.parquet"
+
+
+def samples_png(name: str) -> Path:
+    return Path("samples") / f"{name}.png"
+
+
+def metrics_file(name: str) -> Path:
+    return Path("metrics") / f"{name}.json"

@@ -1,0 +1,29 @@
+"""Stage ``prepare``: dataset -> data/prepared/{train,test}.parquet + card.json."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from genmodels.data import load_dataset, write_samples
+from pipelines import paths
+from pipelines.common import log, params, sha256, staged_dir, write_json
+
+
+def run(root: Path, params_file: str | None = None) -> dict:
+    p = params(root, params_file)
+    data = load_dataset(p.data, p.seed)
+    with staged_dir(root / paths.PREPARED) as tmp:
+        write_samples(tmp / paths.TRAIN.name, data.train)
+        write_samples(tmp / paths.TEST.name, data.test)
+        card = {
+            **dataclasses.asdict(data.info),
+            "sizes": {"train": len(data.train), "test": len(data.test)},
+            "observed_range": [float(np.min(data.train.x)), float(np.max(data.train.x))],
+            "sha256": {f.name: sha256(tmp / f.name) for f in (paths.TRAIN, paths.TEST)},
+        }
+        write_json(tmp / paths.CARD.name, card)
+    log(f"prepared {data.info.name}: train {len(data.train)}, test {len(data.test)}, shape {list(data.info.shape)}")
+    return card
