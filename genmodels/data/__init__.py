@@ -5,7 +5,7 @@ from genmodels.data.registry import DATASETS, load_dataset, register_dataset
 from genmodels.data.samples import Samples, read_samples, write_samples
 
 # Built-in loaders register themselves on import.
-from genmodels.data import digits  # noqa: E402,F401
+from genmodels.data import cifar10, digits, folder, idx, shapes, toy2d  # noqa: E402,F401
 
 __all__ = [
     "DATASETS",

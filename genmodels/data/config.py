@@ -10,15 +10,22 @@ from genmodels.configbase import StrictModel
 
 
 class Toy2dOptions(StrictModel):
-    kind: Literal["8gaussians", "25gaussians", "moons", "checkerboard"] = "8gaussians"
+    kind: Literal["8gaussians", "25gaussians", "moons", "checkerboard"] = "8gaussians"  # which distribution
     n_train: int = Field(20000, ge=10)  # samples drawn for the train split
     n_test: int = Field(5000, ge=10)  # samples drawn for the test split
 
 
 class ShapesOptions(StrictModel):
     size: int = Field(16, ge=8, le=256)  # image side in pixels
-    n_train: int = Field(4000, ge=10)
-    n_test: int = Field(1000, ge=10)
+    n_train: int = Field(4000, ge=10)  # images drawn for the train split
+    n_test: int = Field(1000, ge=10)  # images drawn for the test split
+
+
+class FolderOptions(StrictModel):
+    # where labels come from: "subfolders" = the immediate subfolder of each image (sorted
+    # names -> 0, 1, ...); "none" = unlabelled; "auto" = subfolders when every image lies in
+    # one and there are at least two of them, else none
+    labels: Literal["auto", "subfolders", "none"] = "auto"
 
 
 class DataConfig(StrictModel):
@@ -26,5 +33,6 @@ class DataConfig(StrictModel):
     path: str | None = None  # local directory for file-backed datasets (mnist, cifar10, folder)
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)  # share held out for test, where the source has no split
     limit: int | None = Field(None, ge=2)  # cap on training samples (None: all)
-    toy2d: Toy2dOptions = Toy2dOptions()
-    shapes: ShapesOptions = ShapesOptions()
+    toy2d: Toy2dOptions = Toy2dOptions()  # options of the ``toy2d`` dataset
+    shapes: ShapesOptions = ShapesOptions()  # options of the ``shapes`` dataset
+    folder: FolderOptions = FolderOptions()  # options of the ``folder`` (PNG directory) dataset

@@ -1,0 +1,58 @@
+"""params.yaml -> typed config: every problem is one line naming the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from genmodels.config import Params, load_params
+from genmodels.configbase import validate
+from genmodels.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"vae": {"model": {"latentdim": 4}}}, "vae.model.latentdim: unknown key"),
+        ({"data": {"test_fraction": 2}}, "data.test_fraction: Input should be less than 1"),
+        ({"seed": "x"}, "seed: Input should be a valid integer"),
+        ({"vae": {"fit": {"lr": -1}}}, "vae.fit.lr: Input should be greater than 0"),
+        ({"models": ["nope"]}, "nope: unknown model family 'nope'"),
+        ({"typo_section": 3}, "typo_section: unknown key"),
+        ({"scaling": {"backend": "spark"}}, "scaling.backend: Input should be 'auto', 'ray' or 'local'"),
+        ({"vae": {"model": {"arch": "mlp", "beta": 0}}}, "vae.model.beta: Input should be greater than 0"),
+        ({"evaluate": {"kid_subsets": 1.5}}, "evaluate.kid_subsets: Input should be a valid integer"),
+    ],
+)
+def test_bad_params_name_the_key(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate(Params, raw)
+    text = str(err.value)
+    assert text.startswith(message), text
+    assert "\n" not in text
+
+
+def test_defaults_and_variants() -> None:
+    p = validate(Params, {"models": ["vae", "vae_conv"], "vae_conv": {"family": "vae", "model": {"arch": "conv"}}})
+    assert p.section("vae").family == "vae"
+    assert p.section("vae_conv").model == {"arch": "conv"}
+    assert p.seed == 0 and p.data.name == "digits"
+
+
+def test_load_params_file_errors(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: [1,\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_params(bad)
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- 1\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_params(lst)
+
+
+def test_repository_params_yaml_is_valid() -> None:
+    from pathlib import Path
+
+    p = load_params(Path(__file__).parents[1] / "params.yaml")
+    assert p.models

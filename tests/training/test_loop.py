@@ -1,0 +1,99 @@
+"""The training loop: deterministic, resumable (an interrupted run ends where an uninterrupted one does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genmodels.data.base import DatasetInfo
+from genmodels.errors import GenmodelsError
+from genmodels.training import checkpoint as ckpt
+from genmodels.training.local import LocalContext, train_local
+from genmodels.training.loop import TrainingDiverged, TrainJob, train_worker
+
+INFO = DatasetInfo("digits", "image", (1, 8, 8), 17, 10, (0.0, 1.0))
+
+
+def job(epochs: int = 4, **fit) -> TrainJob:
+    return TrainJob(
+        name="vae",
+        family="vae",
+        model_config={"hidden": [32], "latent_dim": 4},
+        fit={"epochs": epochs, "batch_size": 32, "lr": 1e-3, **fit},
+        info=ckpt.info_to_dict(INFO),
+        seed=7,
+    )
+
+
+@pytest.fixture(scope="module")
+def data(digits) -> tuple[np.ndarray, np.ndarray]:
+    return digits.train.x[:256], digits.train.y[:256]
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run / ckpt.MODEL_FILE, weights_only=True)
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingContext(LocalContext):
+    """Saves like the local backend, then dies after ``crash_after`` epochs."""
+
+    def __init__(self, run_dir: Path, crash_after: int) -> None:
+        super().__init__(run_dir, torch.device("cpu"), log=lambda s: None)
+        self.crash_after = crash_after
+
+    def save(self, metrics, write) -> None:  # noqa: ANN001
+        super().save(metrics, write)
+        if int(metrics["epoch"]) + 1 >= self.crash_after:
+            raise Crash
+
+
+def test_same_seed_same_weights(data, tmp_path) -> None:
+    a = train_local(job(2), *data, tmp_path / "a")
+    b = train_local(job(2), *data, tmp_path / "b")
+    for k, v in weights(a).items():
+        torch.testing.assert_close(v, weights(b)[k], rtol=0, atol=0)
+
+
+def test_interrupted_run_resumes_to_the_same_result(data, tmp_path) -> None:
+    full = train_local(job(4), *data, tmp_path / "full")
+    with pytest.raises(Crash):
+        train_worker(job(4), *data, CrashingContext(tmp_path / "resumed", crash_after=2))
+    assert len(list((tmp_path / "resumed").glob("checkpoint_*"))) == 2
+    resumed = train_local(job(4), *data, tmp_path / "resumed")
+    history = ckpt.read_trainer_state(resumed)["history"]
+    assert [int(r["epoch"]) for r in history] == [0, 1, 2, 3]
+    for k, v in weights(full).items():
+        torch.testing.assert_close(v, weights(resumed)[k], rtol=0, atol=0)
+
+
+def test_finished_run_is_not_retrained(data, tmp_path) -> None:
+    first = train_local(job(2), *data, tmp_path / "r")
+    stamp = (first / ckpt.MODEL_FILE).stat().st_mtime_ns
+    again = train_local(job(2), *data, tmp_path / "r")
+    assert again == first and (again / ckpt.MODEL_FILE).stat().st_mtime_ns == stamp
+
+
+def test_loss_decreases_over_epochs(data, tmp_path) -> None:
+    history = ckpt.read_trainer_state(train_local(job(6), *data, tmp_path / "r"))["history"]
+    assert history[-1]["loss/model"] < history[0]["loss/model"]
+    assert history[-1]["train_seconds"] >= history[0]["train_seconds"] > 0
+
+
+def test_divergence_stops_with_a_clear_error(data, tmp_path) -> None:
+    x, y = data
+    poisoned = x.copy()
+    poisoned[:, 0, 0, 0] = np.nan  # every batch sees a NaN: the loss is NaN at the first step
+    with pytest.raises(TrainingDiverged, match=r"vae diverged at epoch 0: loss 'model' is nan"):
+        train_local(job(2), poisoned, y, tmp_path / "r")
+
+
+def test_unknown_group_lr_is_rejected(data, tmp_path) -> None:
+    with pytest.raises(GenmodelsError, match="fit.group_lr: unknown optimizer group"):
+        train_local(job(1, group_lr={"discriminator": 1e-3}), *data, tmp_path / "r")
