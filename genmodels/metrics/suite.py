@@ -140,6 +140,7 @@ def model_metrics(
             report.metrics["anomaly_auroc"] = auroc(score(test_x).cpu().numpy(), score(ood).cpu().numpy())
         except NotImplementedError as exc:
             report.null("anomaly_auroc", str(exc) or f"{type(model).__name__} has no anomaly score")
+        report.extra.update(model.evaluation_extras())
         # throughput
         n = cfg.throughput_samples
         model.sample(min(n, 16), gen(5))  # warm-up

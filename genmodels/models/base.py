@@ -43,6 +43,30 @@ class GenerativeModel(nn.Module):
         """Yield ``(group, scalar loss)`` pairs for one batch, in update order."""
         raise NotImplementedError
 
+    #: Families fitted in closed form or by their own solver (GMM, KDE, Bayesian network)
+    #: set this and implement :meth:`fit_direct`; the trainer then calls it once instead
+    #: of running epochs of gradient steps, and checkpoints the result the same way.
+    direct_fit: ClassVar[bool] = False
+
+    def fit_direct(self, x: Tensor, y: Tensor | None, generator: torch.Generator) -> dict[str, float]:
+        """Fit on the whole training split at once; returns named statistics to log."""
+        raise NotImplementedError
+
+    #: Names of this module's buffers whose shape is learned from data (e.g. a KDE's
+    #: support points); loading a state dict resizes them instead of failing.
+    resizable_buffers: ClassVar[tuple[str, ...]] = ()
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        for name in self.resizable_buffers:
+            key = prefix + name
+            if key in state_dict and name in self._buffers:
+                self._buffers[name] = torch.empty_like(state_dict[key], device=self.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def evaluation_extras(self) -> dict[str, float]:
+        """Extra numbers the evaluation should record (e.g. the AIS standard error of log Z)."""
+        return {}
+
     # -- generation -----------------------------------------------------------------------
     @property
     def latent_dim(self) -> int | None:

@@ -81,7 +81,10 @@ def sync_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:
 
 
 def build_optimizers(model: GenerativeModel, fit: FitConfig) -> tuple[dict[str, torch.optim.Optimizer], dict[str, Any]]:
-    optimizers, schedulers = {}, {}
+    optimizers: dict[str, torch.optim.Optimizer] = {}
+    schedulers: dict[str, Any] = {}
+    if model.direct_fit:
+        return optimizers, schedulers
     for name, params in model.optimizer_groups().items():
         lr = fit.group_lr.get(name, fit.lr)
         opt = torch.optim.AdamW(list(params), lr=lr, betas=fit.betas, weight_decay=fit.weight_decay)
@@ -120,6 +123,17 @@ def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: Worker
     xt = torch.from_numpy(np.array(x, dtype=np.float32))  # a writable copy (Ray hands out read-only arrays)
     yt = None if y is None else torch.from_numpy(np.array(y, dtype=np.int64))
     train_seconds = history[-1]["train_seconds"] if history else 0.0
+
+    if model.direct_fit:
+        if start_epoch == 0:  # one "epoch": the family's own solver on the whole split (rank 0's copy is kept)
+            t0 = time.perf_counter()
+            gen = torch.Generator(device=ctx.device).manual_seed(epoch_seed(job.seed, 0))
+            stats = model.fit_direct(xt.to(ctx.device), None if yt is None else yt.to(ctx.device), gen)
+            elapsed = time.perf_counter() - t0
+            row = {"epoch": 0.0, **{f"fit/{k}": float(v) for k, v in stats.items()}, "epoch_seconds": elapsed, "train_seconds": elapsed}
+            history.append(row)
+            ctx.save(row, lambda path: (ckpt.write_model(path, model, job.family, {"name": job.name}), ckpt.write_trainer_state(path, optimizers, schedulers, 0, history)))
+        return history
 
     for epoch in range(start_epoch, fit.epochs):
         t0 = time.perf_counter()

@@ -23,14 +23,23 @@ def batch(info: DatasetInfo, n: int = 64) -> torch.Tensor:
     return torch.randn((n, *info.shape), generator=g)
 
 
+def ready(family: str, info: DatasetInfo) -> torch.nn.Module:
+    """A model of ``family`` with default config; direct-fit families are fitted on a batch."""
+    torch.manual_seed(0)
+    model = build_model(family, {}, info)
+    if model.direct_fit:
+        v = dequantize(batch(info, 256), info.levels, torch.Generator().manual_seed(0))
+        model.fit_direct(v if info.kind == "points" else batch(info, 256), None, torch.Generator().manual_seed(0))
+    return model.eval()
+
+
 CASES = [(family, info) for family in MODELS.names() for info in (IMAGE, POINTS)]
 IDS = [f"{f}-{i.kind}" for f, i in CASES]
 
 
 @pytest.mark.parametrize(("family", "info"), CASES, ids=IDS)
 def test_sample_shape_dtype_range(family: str, info: DatasetInfo) -> None:
-    torch.manual_seed(0)
-    model = build_model(family, {}, info).eval()
+    model = ready(family, info)
     with torch.no_grad():
         x = model.sample(10, torch.Generator().manual_seed(1))
     assert x.shape == (10, *info.shape) and x.dtype == torch.float32
@@ -41,8 +50,7 @@ def test_sample_shape_dtype_range(family: str, info: DatasetInfo) -> None:
 
 @pytest.mark.parametrize(("family", "info"), CASES, ids=IDS)
 def test_save_load_round_trip_reproduces_samples(family: str, info: DatasetInfo, tmp_path) -> None:
-    torch.manual_seed(0)
-    model = build_model(family, {}, info).eval()
+    model = ready(family, info)
     ckpt.write_model(tmp_path, model, family)
     state = torch.load(tmp_path / ckpt.MODEL_FILE, weights_only=True)  # tensors only, no pickled modules
     assert all(isinstance(v, torch.Tensor) for v in state.values())
@@ -57,6 +65,8 @@ def test_save_load_round_trip_reproduces_samples(family: str, info: DatasetInfo,
 def test_optimisation_steps_lower_the_loss(family: str, info: DatasetInfo) -> None:
     torch.manual_seed(0)
     model = build_model(family, {}, info).train()
+    if model.direct_fit:
+        pytest.skip(f"{family} is fitted directly, not by gradient steps")
     opts = {k: torch.optim.Adam(list(p), lr=1e-3) for k, p in model.optimizer_groups().items()}
     x = batch(info)
 
@@ -77,8 +87,7 @@ def test_optimisation_steps_lower_the_loss(family: str, info: DatasetInfo) -> No
 
 @pytest.mark.parametrize(("family", "info"), CASES, ids=IDS)
 def test_likelihood_is_finite_and_consistent(family: str, info: DatasetInfo) -> None:
-    torch.manual_seed(0)
-    model = build_model(family, {}, info).eval()
+    model = ready(family, info)
     if model.likelihood_kind is None:
         pytest.skip(f"{family} has no likelihood")
     v = dequantize(batch(info, 16), info.levels, torch.Generator().manual_seed(0))
@@ -91,7 +100,7 @@ def test_likelihood_is_finite_and_consistent(family: str, info: DatasetInfo) -> 
 
 @pytest.mark.parametrize(("family", "info"), CASES, ids=IDS)
 def test_decode_matches_latent_dim(family: str, info: DatasetInfo) -> None:
-    model = build_model(family, {}, info).eval()
+    model = ready(family, info)
     if model.latent_dim is None:
         pytest.skip(f"{family} has no latent decoder")
     with torch.no_grad():
