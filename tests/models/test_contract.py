@@ -28,8 +28,7 @@ def ready(family: str, info: DatasetInfo) -> torch.nn.Module:
     torch.manual_seed(0)
     model = build_model(family, {}, info)
     if model.direct_fit:
-        v = dequantize(batch(info, 256), info.levels, torch.Generator().manual_seed(0))
-        model.fit_direct(v if info.kind == "points" else batch(info, 256), None, torch.Generator().manual_seed(0))
+        model.fit_direct(batch(info, 256), None, torch.Generator().manual_seed(0))  # data space, like the trainer
     return model.eval()
 
 
