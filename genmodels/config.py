@@ -23,9 +23,9 @@ from genmodels.training.config import FitConfig, ScalingConfig
 
 class EvaluatorConfig(StrictModel):
     extractor: str = "auto"  # feature extractor: auto (classifier for images, toy2d for points), classifier, inception-v3-compat
-    epochs: int = Field(25, ge=1)  # classifier training epochs
-    batch_size: int = Field(128, ge=1)
-    lr: float = Field(2e-3, gt=0.0)
+    epochs: int = Field(20, ge=1)  # classifier training epochs (digits: ~98% test accuracy)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0.0)  # AdamW peak learning rate, cosine-decayed per step
     width: int = Field(32, ge=4)  # channels of the classifier's first conv layer
     feature_dim: int = Field(128, ge=2)  # size of the penultimate features used by FID/KID/PRDC
     inception_weights: str | None = None  # local path of torch-fidelity's Inception-V3 weights (never downloaded)

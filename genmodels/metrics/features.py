@@ -102,7 +102,7 @@ def extract(
 
         starts = tqdm(starts, desc=f"features[{extractor.name}]", unit="batch")
     for s in starts:
-        xb = torch.as_tensor(x[s : s + batch_size], dtype=torch.float32).to(device)
+        xb = torch.tensor(x[s : s + batch_size], dtype=torch.float32, device=device)
         acts = extractor(xb)
         for name in layers:
             out[name].append(acts[name].float().flatten(1).cpu().numpy())
