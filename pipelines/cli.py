@@ -85,12 +85,16 @@ def metrics(
     out: Path = typer.Option(..., "--out", help="metrics JSON to write"),
     features_out: Optional[Path] = typer.Option(None, "--features-out", help="folder for the features as .npy"),
     seed: int = typer.Option(0, "--seed", help="seed of KID's subsets"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="feature cache folder (default: $GENMODELS_CACHE or .genmodels_cache)"),
 ) -> None:
     """Sample metrics (IS, FID, KID, PRDC, diagnostics) between any two sample files."""
     from genmodels.config import EvaluateConfig
     from pipelines import metrics_cmd
 
-    result = metrics_cmd.run(real, fake, evaluator, out, features_out, EvaluateConfig(), seed)
+    import os
+
+    cache_dir = cache or Path(os.environ.get("GENMODELS_CACHE", ".genmodels_cache")) / "features"
+    result = metrics_cmd.run(real, fake, evaluator, out, features_out, EvaluateConfig(), seed, cache_dir)
     shown = ", ".join(f"{k}={v:.4g}" for k, v in result.items() if isinstance(v, float))
     typer.echo(shown)
 

@@ -9,7 +9,9 @@ saved as a state dict plus a JSON config, never as a pickled module.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -107,3 +109,36 @@ def extract(
         for name in layers:
             out[name].append(acts[name].float().flatten(1).cpu().numpy())
     return {name: np.concatenate(parts) for name, parts in out.items()}
+
+
+def fingerprint(extractor: FeatureExtractor) -> str:
+    """sha256 of the extractor's name, constructor arguments and weights."""
+    h = hashlib.sha256(json.dumps({"name": extractor.name, "kwargs": extractor.kwargs}, sort_keys=True).encode())
+    for key, value in sorted(extractor.state_dict().items()):
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def extract_cached(
+    extractor: FeatureExtractor,
+    x: np.ndarray,
+    layers: Sequence[str],
+    cache_dir: Path | None,
+    **kwargs: Any,
+) -> dict[str, np.ndarray]:
+    """:func:`extract`, memoised on disk by (extractor fingerprint, data sha256, layers)."""
+    if cache_dir is None:
+        return extract(extractor, x, layers, **kwargs)
+    data = np.ascontiguousarray(x, dtype=np.float32)
+    key = hashlib.sha256(f"{fingerprint(extractor)}|{data.shape}|{','.join(layers)}".encode() + data.tobytes()).hexdigest()
+    path = Path(cache_dir) / f"{extractor.name}-{key[:32]}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return {name: z[name] for name in layers}
+    out = extract(extractor, data, layers, **kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(tmp, **out)
+    os.replace(tmp, path)
+    return out

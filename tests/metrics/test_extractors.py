@@ -54,3 +54,23 @@ def test_toy2d_logits_are_the_mixture_posterior() -> None:
     np.testing.assert_allclose(out["features"], x)
     np.testing.assert_allclose(np.exp(out["logits"]), mixture_posterior(x, np.array(means), 0.5, np.array([0.2, 0.3, 0.5])), atol=1e-5)
     assert Toy2dExtractor(None).feature_layers == ("features",)
+
+
+def test_feature_cache_hits_and_misses(tmp_path) -> None:
+    from genmodels.metrics.features import extract_cached, fingerprint
+
+    torch.manual_seed(0)
+    net = ClassifierExtractor([1, 8, 8], 10, width=4, feature_dim=8)
+    x = np.random.default_rng(0).random((20, 1, 8, 8), dtype=np.float32)
+    first = extract_cached(net, x, ("features",), tmp_path)
+    assert len(list(tmp_path.glob("classifier-*.npz"))) == 1
+    again = extract_cached(net, x, ("features",), tmp_path)
+    np.testing.assert_array_equal(first["features"], again["features"])
+    assert len(list(tmp_path.glob("*.npz"))) == 1  # a hit writes nothing
+    extract_cached(net, x[:10], ("features",), tmp_path)  # other data: a new entry
+    before = fingerprint(net)
+    with torch.no_grad():
+        net.classify.bias += 1  # other weights: other fingerprint, a new entry
+    assert fingerprint(net) != before
+    extract_cached(net, x, ("features",), tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 3
