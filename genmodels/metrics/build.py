@@ -7,6 +7,7 @@ from typing import Any
 from genmodels.data.base import PreparedData
 from genmodels.errors import ConfigError
 from genmodels.metrics.extractors.classifier import accuracy, train_classifier
+from genmodels.metrics.extractors.inception import file_sha256, load_inception, resolve_weights_path
 from genmodels.metrics.extractors.toy2d import Toy2dExtractor
 from genmodels.metrics.features import FEATURE_EXTRACTORS, FeatureExtractor
 
@@ -34,4 +35,10 @@ def build_extractor(data: PreparedData, cfg: Any, seed: int, device: str = "cpu"
         )  # fmt: skip
         acc = accuracy(model, data.test.x, data.test.y)
         return model, {"extractor": name, "test_accuracy": acc, "feature_dim": cfg.feature_dim}
+    if name == "inception-v3-compat":
+        if info.kind != "image" or len(info.shape) != 3 or info.shape[0] not in (1, 3):
+            raise ConfigError(f"evaluator.extractor: 'inception-v3-compat' needs 1- or 3-channel images, got {info.kind} {list(info.shape)}")
+        path = resolve_weights_path(cfg.inception_weights)
+        model = load_inception(path, device=device)
+        return model, {"extractor": name, "weights": str(path), "weights_sha256": file_sha256(path)}
     raise ConfigError(f"evaluator.extractor: {name!r} cannot be built by the evaluator stage")

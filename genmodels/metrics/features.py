@@ -41,9 +41,17 @@ class FeatureExtractor(nn.Module):
     def forward(self, x: Tensor) -> dict[str, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    #: Largest batch :func:`extract` feeds at once (big networks keep many maps per image).
+    max_batch_size: ClassVar[int] = 1000
+
     @property
     def has_logits(self) -> bool:
         return "logits" in self.feature_layers
+
+    def perceptual_activations(self, x: Tensor) -> list[Tensor]:
+        """Activations of ``perceptual_layers`` for the PPL distance (override to skip rounding etc.)."""
+        out = self(x)
+        return [out[name] for name in self.perceptual_layers]
 
 
 FEATURE_EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("feature extractor")
@@ -98,6 +106,7 @@ def extract(
     if progress is None:
         progress = sys.stderr.isatty() and len(x) > 10 * batch_size
     out: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    batch_size = max(1, min(batch_size, extractor.max_batch_size))
     starts = range(0, len(x), batch_size)
     if progress:
         from tqdm import tqdm

@@ -109,8 +109,7 @@ def model_metrics(
         # PPL
         if model.latent_dim is not None:
             if info.kind == "image":
-                layers = extractor.perceptual_layers
-                distance = normalized_activation_distance(lambda x: [extractor(x)[k] for k in layers])
+                distance = normalized_activation_distance(extractor.perceptual_activations)
             else:
                 distance = squared_euclidean_distance
             ppl, ppl_std = perceptual_path_length(

@@ -1,3 +1,3 @@
 """Built-in feature extractors (each registers itself)."""
 
-from genmodels.metrics.extractors import classifier, toy2d  # noqa: F401
+from genmodels.metrics.extractors import classifier, inception, toy2d  # noqa: F401
