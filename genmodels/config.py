@@ -52,6 +52,45 @@ class EvaluateConfig(StrictModel):
     throughput_samples: int = Field(1000, ge=10)  # samples timed for samples_per_second
 
 
+class SearchDim(StrictModel):
+    """One search dimension: exactly one of the keys below."""
+
+    choice: list[Any] | None = None  # categorical values
+    uniform: tuple[float, float] | None = None  # [low, high]
+    loguniform: tuple[float, float] | None = None  # [low, high], low > 0
+    randint: tuple[int, int] | None = None  # [low, high) integers
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "SearchDim":
+        given = [k for k in ("choice", "uniform", "loguniform", "randint") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of choice, uniform, loguniform, randint (got {given or 'none'})")
+        bounds = getattr(self, given[0])
+        if given[0] != "choice" and not bounds[0] < bounds[1]:
+            raise ValueError(f"{given[0]} needs low < high, got {list(bounds)}")
+        if given[0] == "loguniform" and bounds[0] <= 0:
+            raise ValueError("loguniform needs low > 0")
+        if given[0] == "choice" and not bounds:
+            raise ValueError("choice needs at least one value")
+        return self
+
+
+class TuneConfig(StrictModel):
+    metric: str = "fid"  # fid, kid (sample metrics after every epoch) or a training loss such as loss/model
+    mode: Literal["min", "max"] = "min"
+    num_samples: int = Field(8, ge=1)  # trials
+    max_concurrent_trials: int = Field(2, ge=1)
+    scheduler: Literal["asha", "fifo"] = "asha"  # ASHA stops weak trials early (Li et al. 2020)
+    grace_period: int = Field(3, ge=1)  # epochs before ASHA may stop a trial
+    eval_samples: int = Field(500, ge=10)  # samples drawn per epoch for fid/kid
+    cpus_per_trial: float = Field(1.0, gt=0.0)
+    gpus_per_trial: float = Field(0.0, ge=0.0)
+    # dotted keys inside the model's section -> distribution, e.g. {"fit.lr": {"loguniform": [1e-4, 1e-2]}}
+    space: dict[str, SearchDim] = Field(
+        default_factory=lambda: {"fit.lr": SearchDim(loguniform=(1e-4, 3e-3)), "fit.batch_size": SearchDim(choice=[32, 64, 128])}
+    )
+
+
 class ModelSection(StrictModel):
     family: str | None = None  # registered family; defaults to the section's name
     model: dict[str, Any] = Field(default_factory=dict)  # the family's config (validated by it)
@@ -69,6 +108,7 @@ class Params(StrictModel):
     scaling: ScalingConfig = ScalingConfig()
     sample: SampleConfig = SampleConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    tune: TuneConfig = TuneConfig()
 
     @model_validator(mode="after")
     def _check_model_sections(self) -> "Params":
@@ -77,6 +117,9 @@ class Params(StrictModel):
         sections = dict(self.model_extra or {})
         for name in self.models:
             sections.setdefault(name, {})
+        for key in self.tune.space:
+            if key.split(".")[0] not in ("model", "fit") or "." not in key:
+                raise ConfigError(f"tune.space.{key}: keys are dotted paths inside a model section, starting with model. or fit.")
         resolved = {}
         for name, raw in sections.items():
             if not isinstance(raw, dict) and raw is not None:

@@ -22,7 +22,7 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     if isinstance(inner, ConfigError):  # raised by a validator that already named the key
         return str(inner)
     loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
     extra = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""

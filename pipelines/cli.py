@@ -99,6 +99,21 @@ def metrics(
     typer.echo(shown)
 
 
+@app.command()
+@one_line_errors
+def tune(
+    model: str = typer.Option(..., "--model", help="the model section to search"),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: $RAY_ADDRESS or a local instance)"),
+    num_samples: Optional[int] = typer.Option(None, "--num-samples", min=1, help="trials (default: tune.num_samples)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the interrupted search with the same params"),
+    params: Optional[str] = ParamsOpt,
+) -> None:
+    """Ray Tune search over the `tune.space` of one model; trials are MLflow child runs."""
+    from pipelines import tune as stage
+
+    stage.run(project_root(), model, params, address, num_samples, resume)
+
+
 def main() -> None:
     app()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from genmodels.config import Params
 from genmodels.data import read_samples
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.config import ScalingConfig
@@ -31,13 +32,10 @@ def resolve_backend(scaling: ScalingConfig) -> str:
     return "ray" if wants_ray else "local"
 
 
-def run(root: Path, name: str, params_file: str | None = None) -> dict:
-    from genmodels.tracking.mlflow_adapter import model_run, write_run_file
-
-    p = params(root, params_file)
+def build_job(root: Path, p: Params, name: str) -> tuple[TrainJob, dict]:
+    """The training job of model section ``name`` on the prepared data (and the data card)."""
     section = p.section(name)
     card, info = load_card(root), load_info(root)
-    train = read_samples(root / paths.TRAIN)
     job = TrainJob(
         name=name,
         family=section.family or name,
@@ -46,6 +44,16 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
         info=ckpt.info_to_dict(info),
         seed=p.seed,
     )
+    return job, card
+
+
+def run(root: Path, name: str, params_file: str | None = None) -> dict:
+    from genmodels.tracking.mlflow_adapter import model_run, write_run_file
+
+    p = params(root, params_file)
+    section = p.section(name)
+    job, card = build_job(root, p, name)
+    train = read_samples(root / paths.TRAIN)
     run_name = f"{name}-{stable_hash([job.family, job.model_config, job.fit, job.seed, card['sha256']])[:12]}"
     backend = resolve_backend(p.scaling)
     storage = p.scaling.storage_path or str(root / paths.RUNS)

@@ -120,3 +120,64 @@ def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new:
 def write_run_file(run_file: Path, run: Run) -> None:
     run_file.parent.mkdir(parents=True, exist_ok=True)
     run_file.write_text(json.dumps({"run_id": run.run_id}, indent=2) + "\n")
+
+
+@contextmanager
+def tracking_server(root: Path, timeout: float = 120.0) -> Iterator[str]:
+    """Yield an HTTP tracking URI for many concurrent writers.
+
+    Uses ``MLFLOW_TRACKING_URI`` when it already names a server; otherwise starts
+    ``mlflow server`` on a free loopback port over the project's SQLite store (never many
+    processes on one SQLite file) and stops it afterwards.
+    """
+    import shutil
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if uri.startswith(("http://", "https://")):
+        yield uri
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
+    store = uri or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+    cmd = [exe, "server", "--backend-store-uri", store, "--host", "127.0.0.1", "--port", str(port),
+           "--artifacts-destination", (root / "mlartifacts").resolve().as_uri(), "--workers", "1"]  # fmt: skip
+    log = open(root / ".mlflow-server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:  # loopback only
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mlflow server did not start (see {root / '.mlflow-server.log'})")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def ensure_experiment(uri: str, root: Path, name: str) -> str:
+    """Experiment id of ``name`` on ``uri`` (created with the project's artifact folder)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    return client.create_experiment(name)
