@@ -36,7 +36,7 @@ from torch import Tensor
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.base import GenerativeModel
+from genmodels.models.direct import DirectFitModel
 from genmodels.models.registry import register_model
 
 _MAX_STATES = 16384  # D * B above this makes the (D*B)^2 pair-count matrix too large
@@ -109,10 +109,9 @@ def conditional_tables(counts: Tensor, parents: np.ndarray, n_states: int, ess: 
 
 
 @register_model("bayesnet")
-class BayesNet(GenerativeModel):
+class BayesNet(DirectFitModel):
     config_cls = BayesNetConfig
     likelihood_kind = "exact"
-    direct_fit = True
 
     def __init__(self, config: BayesNetConfig, info: DatasetInfo) -> None:
         super().__init__(config, info)
@@ -135,15 +134,6 @@ class BayesNet(GenerativeModel):
         self.register_buffer("order", torch.arange(d))
         self.register_buffer("log_cpt", torch.full((d, b, b), -math.log(b), dtype=torch.float64))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
-
-    def _check_fitted(self) -> None:
-        if not bool(self.fitted):
-            raise RuntimeError("bayesnet: the model is not fitted; call fit_direct (the trainer does) or load a checkpoint")
-
-    def _flat(self, x: Tensor) -> Tensor:
-        if tuple(x.shape[1:]) != self.data_shape:
-            raise ValueError(f"bayesnet: expected inputs of shape (n, {', '.join(map(str, self.data_shape))}), got {tuple(x.shape)}")
-        return x.reshape(len(x), self.dim).to(torch.float64)
 
     def encode(self, v: Tensor) -> Tensor:
         """States ``(n, D)`` of density-space values (dequantized images or raw points)."""

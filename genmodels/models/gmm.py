@@ -28,7 +28,7 @@ from torch import Tensor
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.base import GenerativeModel
+from genmodels.models.direct import DirectFitModel
 from genmodels.models.dequantize import dequantize, quantize_back
 from genmodels.models.registry import register_model
 
@@ -74,10 +74,9 @@ def gaussian_mixture_log_density(v: Tensor, log_weights: Tensor, means: Tensor, 
 
 
 @register_model("gmm")
-class GMM(GenerativeModel):
+class GMM(DirectFitModel):
     config_cls = GMMConfig
     likelihood_kind = "exact"
-    direct_fit = True
 
     def __init__(self, config: GMMConfig, info: DatasetInfo) -> None:
         super().__init__(config, info)
@@ -89,15 +88,6 @@ class GMM(GenerativeModel):
         unit = torch.eye(d, dtype=f64).expand(k, d, d).clone() if config.covariance_type == "full" else torch.ones(k, d, dtype=f64)
         self.register_buffer("prec_chol", unit)  # P_k (full) or 1 / sigma_k (diag)
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
-
-    def _check_fitted(self) -> None:
-        if not bool(self.fitted):
-            raise RuntimeError("gmm: the model is not fitted; call fit_direct (the trainer does) or load a checkpoint")
-
-    def _flat(self, x: Tensor) -> Tensor:
-        if tuple(x.shape[1:]) != self.data_shape:
-            raise ValueError(f"gmm: expected inputs of shape (n, {', '.join(map(str, self.data_shape))}), got {tuple(x.shape)}")
-        return x.reshape(len(x), self.dim).to(torch.float64)
 
     def fit_direct(self, x: Tensor, y: Tensor | None, generator: torch.Generator) -> dict[str, float]:
         """EM on the dequantized training split (one uniform-noise draw per image)."""

@@ -38,7 +38,7 @@ from torch import Tensor
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.base import GenerativeModel
+from genmodels.models.direct import DirectFitModel
 from genmodels.models.dequantize import dequantize, quantize_back
 from genmodels.models.registry import register_model
 
@@ -139,10 +139,9 @@ def cv_scores(points: Tensor, bandwidths: Tensor, folds: list[tuple[np.ndarray, 
 
 
 @register_model("kde")
-class KDE(GenerativeModel):
+class KDE(DirectFitModel):
     config_cls = KDEConfig
     likelihood_kind = "exact"
-    direct_fit = True
     resizable_buffers = ("support",)
 
     def __init__(self, config: KDEConfig, info: DatasetInfo) -> None:
@@ -160,15 +159,6 @@ class KDE(GenerativeModel):
     def kept(self) -> int:
         """Number of PCA dims under the KDE (the rest is the Gaussian residual)."""
         return self.support.shape[1]
-
-    def _check_fitted(self) -> None:
-        if not bool(self.fitted):
-            raise RuntimeError("kde: the model is not fitted; call fit_direct (the trainer does) or load a checkpoint")
-
-    def _flat(self, x: Tensor) -> Tensor:
-        if tuple(x.shape[1:]) != self.data_shape:
-            raise ValueError(f"kde: expected inputs of shape (n, {', '.join(map(str, self.data_shape))}), got {tuple(x.shape)}")
-        return x.reshape(len(x), self.dim).to(torch.float64)
 
     def _scales(self) -> Tensor:
         """Per-kept-dim factor from KDE coordinates to PCA scores (sqrt(lambda) when whitening)."""
