@@ -74,3 +74,9 @@ def test_feature_cache_hits_and_misses(tmp_path) -> None:
     assert fingerprint(net) != before
     extract_cached(net, x, ("features",), tmp_path)
     assert len(list(tmp_path.glob("*.npz"))) == 3
+
+
+def test_trained_features_have_unit_rms(digits) -> None:
+    model = train_classifier(digits.train.x[:200], digits.train.y[:200], 10, epochs=1, batch_size=64, lr=2e-3, width=8, feature_dim=16, seed=0)
+    feats = extract(model, digits.train.x[:200], ("features",))["features"]
+    assert np.sqrt(np.mean(feats**2)) == pytest.approx(1.0, rel=1e-4)

@@ -40,6 +40,9 @@ class ClassifierExtractor(FeatureExtractor):
         self.pool = nn.MaxPool2d(2)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(cin * h * w, feature_dim), nn.ReLU())
         self.classify = nn.Linear(feature_dim, num_classes)
+        # Features are rescaled to unit RMS per dimension on the training data (set after
+        # training), so KID's kernel (x.y/d + 1)^3 sees O(1) inner products as with Inception.
+        self.register_buffer("feature_scale", torch.ones(()))
         names = tuple(f"block{i + 1}" for i in range(len(blocks)))
         self.feature_layers = (*names, "features", "logits")  # type: ignore[misc]
         self.perceptual_layers = names  # type: ignore[misc]
@@ -50,8 +53,9 @@ class ClassifierExtractor(FeatureExtractor):
             x = block(x)
             out[f"block{i + 1}"] = x
             x = self.pool(x)
-        out["features"] = self.head(x)
-        out["logits"] = self.classify(out["features"])
+        hidden = self.head(x)
+        out["logits"] = self.classify(hidden)
+        out["features"] = hidden * self.feature_scale
         return out
 
 
@@ -86,7 +90,11 @@ def train_classifier(
             loss.backward()
             opt.step()
             sched.step()
-    return model.eval()
+    model.eval()
+    with torch.no_grad():
+        feats = torch.cat([model(xt[s : s + 500].to(device))["features"] for s in range(0, len(xt), 500)])
+        model.feature_scale.fill_(float(1.0 / feats.pow(2).mean().sqrt().clamp_min(1e-8)))
+    return model
 
 
 @torch.inference_mode()
