@@ -121,7 +121,7 @@ def model_metrics(
         else:
             report.null("ppl", f"{type(model).__name__} has no latent decoder")
         # likelihood and anomaly score
-        x = torch.from_numpy(test_x[: cfg.nll_max_samples] if cfg.nll_max_samples else test_x).to(device)
+        x = torch.tensor(test_x[: cfg.nll_max_samples] if cfg.nll_max_samples else test_x, device=device)
         if model.likelihood_kind is not None:
             v = dequantize(x, info.levels, gen(1))
             ll = _batched(lambda b: model.log_likelihood(b, gen(2)), v, batch_size).double()
@@ -135,7 +135,7 @@ def model_metrics(
             ood = make_ood(test_x, info, cfg, seed)
             if ood is None:
                 raise NotImplementedError("no out-of-distribution set for this dataset")
-            score = lambda a: _batched(lambda b: model.anomaly_score(b, gen(3)), dequantize(torch.from_numpy(a).to(device), info.levels, gen(4)), batch_size)  # noqa: E731
+            score = lambda a: _batched(lambda b: model.anomaly_score(b, gen(3)), dequantize(torch.tensor(a, device=device), info.levels, gen(4)), batch_size)  # noqa: E731
             report.metrics["anomaly_auroc"] = auroc(score(test_x).cpu().numpy(), score(ood).cpu().numpy())
         except NotImplementedError as exc:
             report.null("anomaly_auroc", str(exc) or f"{type(model).__name__} has no anomaly score")
