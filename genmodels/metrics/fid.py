@@ -19,8 +19,8 @@ those of the symmetric PSD matrix M = C C^T with C = L1^T L2, so
 computed with ``eigvalsh`` in float64; eigenvalues that round to tiny negatives are
 clipped to 0 (they are zero up to float64 rounding, about eps * ||M||). Measured at
 d = 2048 on 2 CPU cores: Cholesky + eigvalsh 0.76 s; eigh(S1)-square-root + eigvalsh
-1.4 s; Cholesky + svdvals(C) 1.2 s; numpy ``eigvals(S1 @ S2)`` (torch-fidelity) 2.4 s;
-``scipy.linalg.sqrtm`` (pytorch-fid) 9.3 s -- all equal to 1e-10 relative
+1.4 s; Cholesky + svdvals(C) 1.2 s; numpy ``eigvals(S1 @ S2)`` (torch-fidelity) 2.3 s;
+``scipy.linalg.sqrtm`` (pytorch-fid) 10.2 s -- all equal to 1e-10 relative
 (``benchmarks/bench_metrics.py``).
 
 ``as_feature_matrix`` (input validation) is shared with the other metric modules.

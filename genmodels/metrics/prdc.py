@@ -13,16 +13,19 @@ give density exactly 1; torch-fidelity's precision/recall use ``<=``, which diff
 only on exact ties. Squared Euclidean distances are computed block by block as
 ||x||^2 + ||y||^2 - 2 x.y (float32 for float32 input), so memory stays
 O(block_size^2) for any n; within-set blocks use symmetry (only j >= i blocks).
+Passing ``kid=SubsetKernelSums(...)`` also feeds every Gram block to KID, so KID costs
+no extra matrix products (exact; see ``genmodels.metrics.kid``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from genmodels.metrics.fid import as_feature_matrix
+from genmodels.metrics.kid import SubsetKernelSums
 
 __all__ = ["knn_squared_radii", "prdc_from_features"]
 
@@ -32,13 +35,12 @@ def _blocks(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, n))
 
 
-def _sq_distances(a: np.ndarray, a_sq: np.ndarray, b: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances (len(a), len(b)); ``a is b`` uses numpy's syrk."""
-    dist = a @ b.T
-    dist *= -2.0
-    dist += a_sq[:, None]
-    dist += b_sq[None, :]
-    return dist  # may hold rounding-level negatives for (near-)duplicate rows
+def _gram_to_sq_distances(gram: np.ndarray, a_sq: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
+    """In place: a.b -> ||a||^2 + ||b||^2 - 2 a.b (rounding may leave tiny negatives)."""
+    gram *= -2.0
+    gram += a_sq[:, None]
+    gram += b_sq[None, :]
+    return gram
 
 
 def _transpose(a: np.ndarray, tile: int = 64) -> np.ndarray:
@@ -56,12 +58,25 @@ def _merge_smallest(current: np.ndarray, candidates: np.ndarray, k: int) -> np.n
     return np.partition(both, k - 1, axis=1)[:, :k]
 
 
-def knn_squared_radii(features: Any, k: int = 5, block_size: int = 2048) -> np.ndarray:
+GramHook = Callable[[slice, slice, np.ndarray], None]
+
+
+def _check_block_args(k: int, block_size: int) -> None:
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+
+
+def knn_squared_radii(features: Any, k: int = 5, block_size: int = 2048,
+                      on_gram: GramHook | None = None) -> np.ndarray:
     """Squared distance from each row to its k-th nearest other row (self excluded).
 
     Exact, blockwise: only blocks (I, J) with J >= I of the pairwise matrix are formed,
     each updating the running k smallest of rows I and (transposed) rows J.
+    ``on_gram(rows, cols, x[rows] @ x[cols].T)`` sees each Gram block first.
     """
+    _check_block_args(k, block_size)
     x = as_feature_matrix(features, "features", min_rows=k + 1)
     n = x.shape[0]
     sq = np.einsum("ij,ij->i", x, x)
@@ -69,7 +84,10 @@ def knn_squared_radii(features: Any, k: int = 5, block_size: int = 2048) -> np.n
     blocks = list(_blocks(n, block_size))
     for bi, rows in enumerate(blocks):
         for cols in blocks[bi:]:
-            dist = _sq_distances(x[rows], sq[rows], x[cols], sq[cols])
+            gram = x[rows] @ x[cols].T  # same buffer on the diagonal -> numpy syrk
+            if on_gram is not None:
+                on_gram(rows, cols, gram)
+            dist = _gram_to_sq_distances(gram, sq[rows], sq[cols])
             if rows == cols:
                 np.fill_diagonal(dist, np.inf)  # exclude each point itself
             else:  # the block also holds the distances of rows `cols` to rows `rows`
@@ -83,17 +101,16 @@ def knn_squared_radii(features: Any, k: int = 5, block_size: int = 2048) -> np.n
     return np.maximum(best.max(axis=1), 0.0)
 
 
-def prdc_from_features(real: Any, fake: Any, k: int = 5, block_size: int = 2048) -> dict[str, float]:
+def prdc_from_features(real: Any, fake: Any, k: int = 5, block_size: int = 2048,
+                       kid: SubsetKernelSums | None = None) -> dict[str, float]:
     """Precision, recall (Kynkäänniemi et al. 2019), density, coverage (Naeem et al. 2020).
 
     Formulas in the module docstring; k-NN radii exclude the point itself. Returns
     ``{"precision", "recall", "density", "coverage"}`` as floats. Needs more than k
     samples per set; raises ValueError otherwise or for mismatched/non-finite input.
+    With ``kid`` (built for these shapes), its ``result()`` afterwards is the KID.
     """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    if not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+    _check_block_args(k, block_size)
     real_arr = as_feature_matrix(real, "real", min_rows=k + 1)
     fake_arr = as_feature_matrix(fake, "fake", min_rows=k + 1)
     if real_arr.shape[1] != fake_arr.shape[1]:
@@ -104,8 +121,14 @@ def prdc_from_features(real: Any, fake: Any, k: int = 5, block_size: int = 2048)
     real_arr = real_arr.astype(dtype, copy=False)
     fake_arr = fake_arr.astype(dtype, copy=False)
 
-    real_radii = knn_squared_radii(real_arr, k, block_size)
-    fake_radii = knn_squared_radii(fake_arr, k, block_size)
+    if kid is not None and kid.shape["xy"] != (len(real_arr), len(fake_arr)):
+        raise ValueError(f"kid was built for {kid.shape['xy']} samples, got {(len(real_arr), len(fake_arr))}")
+
+    def hook(part: str) -> GramHook | None:
+        return None if kid is None else lambda rows, cols, gram: kid.add(part, rows, cols, gram)
+
+    real_radii = knn_squared_radii(real_arr, k, block_size, on_gram=hook("xx"))
+    fake_radii = knn_squared_radii(fake_arr, k, block_size, on_gram=hook("yy"))
     real_sq = np.einsum("ij,ij->i", real_arr, real_arr)
     fake_sq = np.einsum("ij,ij->i", fake_arr, fake_arr)
 
@@ -115,10 +138,13 @@ def prdc_from_features(real: Any, fake: Any, k: int = 5, block_size: int = 2048)
     real_in_fake_manifold = np.zeros(n_real, dtype=bool)  # this real inside some fake ball
     # h_ij = ||y_j||^2 - 2 x_i.y_j = d_ij^2 - ||x_i||^2: both tests compare h to thresholds.
     real_limit = real_radii - real_sq
+    cross_hook = hook("xy")
     for cols in _blocks(n_fake, block_size):
-        fake_scaled = -2.0 * fake_arr[cols]  # exact scaling
         for rows in _blocks(n_real, block_size):
-            h = real_arr[rows] @ fake_scaled.T
+            h = real_arr[rows] @ fake_arr[cols].T
+            if cross_hook is not None:
+                cross_hook(rows, cols, h)
+            h *= -2.0
             h += fake_sq[None, cols]
             inside_real = h < real_limit[rows, None]
             fake_in_real_balls[cols] += np.count_nonzero(inside_real, axis=0)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from genmodels.metrics import kid_from_features
-from genmodels.metrics.kid import polynomial_mmd2
+from genmodels.metrics import kid_from_features, prdc_from_features
+from genmodels.metrics.kid import SubsetKernelSums, polynomial_mmd2
 
 
 def naive_kid(real, fake, subsets, subset_size, degree=3, gamma=None, coef0=1.0, seed=0):
@@ -88,6 +88,31 @@ def test_polynomial_mmd2_of_identical_sets_matches_formula():
     off_diagonal = k.sum() - np.trace(k)
     expected = 2 * off_diagonal / (8 * 7) - 2 * k.sum() / 64
     assert polynomial_mmd2(x, x) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("block_size", "dtype"), [(7, np.float64), (64, np.float64), (2048, np.float32)])
+def test_kid_from_prdc_gram_blocks_equals_kid_from_features(block_size, dtype):
+    rng = np.random.default_rng(7)
+    real = rng.standard_normal((90, 5)).astype(dtype)
+    fake = (rng.standard_normal((70, 5)) * 1.2 + 0.3).astype(dtype)
+    kwargs = dict(subsets=8, subset_size=40, degree=3, coef0=1, seed=4)
+    sums = SubsetKernelSums(len(real), len(fake), real.shape[1], **kwargs)
+    prdc = prdc_from_features(real, fake, k=3, block_size=block_size, kid=sums)
+    assert prdc == prdc_from_features(real, fake, k=3, block_size=block_size)
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(sums.result(), kid_from_features(real, fake, **kwargs), rtol=rtol)
+
+
+def test_subset_kernel_sums_checks_coverage_and_shapes():
+    x = np.random.default_rng(8).standard_normal((10, 3))
+    sums = SubsetKernelSums(10, 10, 3, subsets=2, subset_size=5)
+    sums.add("xx", slice(0, 10), slice(0, 10), x @ x.T)
+    with pytest.raises(ValueError, match="covers"):
+        sums.result()
+    with pytest.raises(ValueError, match="part must"):
+        sums.add("zz", slice(0, 10), slice(0, 10), x @ x.T)
+    with pytest.raises(ValueError, match="built for"):
+        prdc_from_features(x, x[:8], k=2, kid=SubsetKernelSums(10, 10, 3, subsets=2, subset_size=5))
 
 
 @pytest.mark.parametrize(
