@@ -20,7 +20,7 @@ from genmodels.metrics.diagnostics import auroc, class_coverage, mode_coverage
 from genmodels.metrics.features import FeatureExtractor, extract
 from genmodels.metrics.fid import fid_from_features
 from genmodels.metrics.inception_score import inception_score
-from genmodels.metrics.kid import kid_from_features
+from genmodels.metrics.kid import SubsetKernelSums, kid_from_features
 from genmodels.metrics.ppl import normalized_activation_distance, perceptual_path_length, squared_euclidean_distance
 from genmodels.metrics.prdc import prdc_from_features
 from genmodels.models.base import GenerativeModel
@@ -70,11 +70,16 @@ def sample_metrics(
     else:
         report.null(("is", "is_std"), f"extractor {extractor.name!r} has no class logits")
     report.metrics["fid"] = fid_from_features(real["features"], fake["features"])
-    size = min(cfg.kid_subset_size, len(real["features"]), len(fake["features"]))
-    report.metrics["kid"], report.metrics["kid_std"] = kid_from_features(
-        real["features"], fake["features"], subsets=cfg.kid_subsets, subset_size=size, seed=seed
-    )
-    report.metrics.update(prdc_from_features(real["features"], fake["features"], k=cfg.prdc_k))
+    r, f = real["features"], fake["features"]
+    size = min(cfg.kid_subset_size, len(r), len(f))
+    if max(len(r), len(f)) <= cfg.kid_subsets * size:
+        # KID's subset kernel sums ride on the distance blocks PRDC forms anyway (same values, one pass)
+        sums = SubsetKernelSums(len(r), len(f), r.shape[1], subsets=cfg.kid_subsets, subset_size=size, seed=seed)
+        report.metrics.update(prdc_from_features(r, f, k=cfg.prdc_k, kid=sums))
+        report.metrics["kid"], report.metrics["kid_std"] = sums.result()
+    else:
+        report.metrics["kid"], report.metrics["kid_std"] = kid_from_features(r, f, subsets=cfg.kid_subsets, subset_size=size, seed=seed)
+        report.metrics.update(prdc_from_features(r, f, k=cfg.prdc_k))
     mixture = info.extra.get("means") if info.kind == "points" else None
     if mixture is not None:
         covered, hq = mode_coverage(fake_x.reshape(len(fake_x), -1), np.asarray(mixture), info.extra["std"], info.extra.get("weights"))
