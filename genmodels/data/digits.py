@@ -7,7 +7,6 @@ import numpy as np
 from genmodels.data.base import DatasetInfo, PreparedData
 from genmodels.data.config import DataConfig
 from genmodels.data.registry import register_dataset
-from genmodels.data.samples import Samples
 from genmodels.data.split import stratified_split
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from genmodels.training import checkpoint as ckpt
-from genmodels.training.loop import Restored, TrainJob, describe, train_worker
+from genmodels.training.loop import Restored, TrainJob, describe, restore_dir, train_worker
 
 KEEP = 2  # checkpoints kept per run
 
@@ -36,8 +36,7 @@ class LocalContext:
             return None
         latest = found[-1]
         self.log(f"resuming from {latest}")
-        state = torch.load(latest / ckpt.MODEL_FILE, map_location=self.device, weights_only=True)
-        return Restored(model_state=state, trainer_state=ckpt.read_trainer_state(latest))
+        return restore_dir(latest, self.device)
 
     def save(self, metrics: dict[str, float], write: Callable[[Path], None]) -> None:
         final = self.run_dir / f"checkpoint_{int(metrics['epoch']):06d}"

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from genmodels.data.base import DatasetInfo
 from genmodels.errors import GenmodelsError
 from genmodels.models.base import GenerativeModel
 from genmodels.models.registry import build_model
@@ -49,6 +48,12 @@ class TrainJob:
 class Restored:
     model_state: dict[str, torch.Tensor]
     trainer_state: dict[str, Any]
+
+
+def restore_dir(path: Path, device: torch.device) -> Restored:
+    """Read a checkpoint folder written by the loop (model + trainer state)."""
+    state = torch.load(path / ckpt.MODEL_FILE, map_location=device, weights_only=True)
+    return Restored(model_state=state, trainer_state=ckpt.read_trainer_state(path))
 
 
 class WorkerContext(Protocol):

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genmodels.training.loop import Restored, TrainJob, train_worker
-from genmodels.training import checkpoint as ckpt
+from genmodels.training.loop import Restored, TrainJob, restore_dir, train_worker
 
 
 class RayContext:
@@ -41,8 +40,7 @@ class RayContext:
         if checkpoint is None:
             return None
         with checkpoint.as_directory() as d:
-            state = torch.load(Path(d) / ckpt.MODEL_FILE, map_location=self.device, weights_only=True)
-            return Restored(model_state=state, trainer_state=ckpt.read_trainer_state(Path(d)))
+            return restore_dir(Path(d), self.device)
 
     def save(self, metrics: dict[str, float], write: Callable[[Path], None]) -> None:
         import ray.train

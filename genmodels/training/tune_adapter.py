@@ -26,7 +26,7 @@ from genmodels.metrics.features import FEATURE_EXTRACTORS, FeatureExtractor, ext
 from genmodels.metrics.fid import fid_from_features
 from genmodels.metrics.kid import kid_from_features
 from genmodels.training import checkpoint as ckpt
-from genmodels.training.loop import Restored, TrainJob, train_worker
+from genmodels.training.loop import Restored, TrainJob, restore_dir, train_worker
 
 SAMPLE_METRICS = ("fid", "kid")
 
@@ -77,8 +77,7 @@ class TuneContext:
         if checkpoint is None:
             return None
         with checkpoint.as_directory() as d:
-            state = torch.load(Path(d) / ckpt.MODEL_FILE, map_location=self.device, weights_only=True)
-            return Restored(model_state=state, trainer_state=ckpt.read_trainer_state(Path(d)))
+            return restore_dir(Path(d), self.device)
 
     def save(self, metrics: dict[str, float], write: Callable[[Path], None]) -> None:
         from ray import tune
