@@ -102,3 +102,10 @@ def load_prepared(root: Path, splits: tuple[str, ...] = ("train", "test")) -> Pr
     train = read_samples(root / paths.TRAIN) if "train" in splits else None
     test = read_samples(root / paths.TEST) if "test" in splits else None
     return PreparedData(train=train, test=test, info=info)  # type: ignore[arg-type]
+
+
+def storage_path(root: Path, configured: str | None) -> str:
+    """Checkpoint storage: ``scaling.storage_path`` (a URI, or a path made absolute) or ``.ray_runs/``."""
+    if configured and "://" in configured:
+        return configured
+    return str((root / (configured or paths.RUNS)).resolve())

@@ -21,7 +21,7 @@ from genmodels.training.config import ScalingConfig
 from genmodels.training.local import train_local
 from genmodels.training.loop import TrainJob
 from pipelines import paths
-from pipelines.common import load_card, load_info, log, params, stable_hash, staged_dir, write_json
+from pipelines.common import load_card, load_info, log, params, stable_hash, staged_dir, storage_path, write_json
 
 
 def resolve_backend(scaling: ScalingConfig) -> str:
@@ -56,9 +56,9 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
     train = read_samples(root / paths.TRAIN)
     run_name = f"{name}-{stable_hash([job.family, job.model_config, job.fit, job.seed, card['sha256']])[:12]}"
     backend = resolve_backend(p.scaling)
-    storage = p.scaling.storage_path or str(root / paths.RUNS)
-    if backend == "local" and "://" in storage:
-        storage = str(root / paths.RUNS)
+    storage = storage_path(root, p.scaling.storage_path)
+    if backend == "local" and "://" in storage:  # the in-process backend checkpoints to local disk only
+        storage = storage_path(root, None)
     log(f"train {name}: family={job.family} backend={backend} workers={p.scaling.num_workers} run={run_name}")
 
     out_dir = root / paths.model_dir(name)

@@ -18,7 +18,7 @@ from genmodels.errors import ConfigError, GenmodelsError
 from genmodels.metrics.features import load_extractor
 from genmodels.metrics.reference import load_reference
 from pipelines import paths
-from pipelines.common import log, params, stable_hash, write_json
+from pipelines.common import log, params, stable_hash, storage_path, write_json
 from pipelines.train import build_job
 
 
@@ -34,8 +34,7 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
     p = params(root, params_file)
     cfg = p.tune if num_samples is None else p.tune.model_copy(update={"num_samples": num_samples})
     job, _ = build_job(root, p, model)
-    history_keys = {"fid", "kid"} | {f"loss/{g}" for g in ("model", "generator", "discriminator")}
-    if cfg.metric not in history_keys and not cfg.metric.startswith("loss/"):
+    if cfg.metric not in ("fid", "kid") and not cfg.metric.startswith("loss/"):
         raise ConfigError(f"tune.metric: {cfg.metric!r} is not fid, kid or a training loss (loss/<group>)")
     train = read_samples(root / paths.TRAIN)
     extractor = load_extractor(root / paths.EVALUATOR)
@@ -43,7 +42,7 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
     spec = {"name": extractor.name, "kwargs": extractor.kwargs, "state": {k: v.cpu() for k, v in extractor.state_dict().items()}}
     key = stable_hash([job.family, job.model_config, job.fit, job.seed, cfg.model_dump(mode="json")])[:12]
     name = f"tune-{model}-{key}"
-    storage = str(Path(p.scaling.storage_path or root / paths.RUNS).resolve()) if "://" not in (p.scaling.storage_path or "") else p.scaling.storage_path
+    storage = storage_path(root, p.scaling.storage_path)
     exp_path = f"{storage}/{name}"
     exists = tune.Tuner.can_restore(exp_path)
     if exists and not resume:

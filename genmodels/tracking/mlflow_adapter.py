@@ -122,6 +122,20 @@ def write_run_file(run_file: Path, run: Run) -> None:
     run_file.write_text(json.dumps({"run_id": run.run_id}, indent=2) + "\n")
 
 
+def _healthy(port: int) -> bool:
+    """True when the server we started answers ``GET /health`` on 127.0.0.1:``port``."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", "/health")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
 @contextmanager
 def tracking_server(root: Path, timeout: float = 120.0) -> Iterator[str]:
     """Yield an HTTP tracking URI for many concurrent writers.
@@ -134,7 +148,6 @@ def tracking_server(root: Path, timeout: float = 120.0) -> Iterator[str]:
     import socket
     import sys
     import time
-    import urllib.request
 
     uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if uri.startswith(("http://", "https://")):
@@ -153,12 +166,8 @@ def tracking_server(root: Path, timeout: float = 120.0) -> Iterator[str]:
     try:
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:  # loopback only
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
+            if _healthy(port):
+                break
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"mlflow server did not start (see {root / '.mlflow-server.log'})")
             time.sleep(0.5)
@@ -173,7 +182,7 @@ def tracking_server(root: Path, timeout: float = 120.0) -> Iterator[str]:
 
 
 def ensure_experiment(uri: str, root: Path, name: str) -> str:
-    """Experiment id of ``name`` on ``uri`` (created with the project's artifact folder)."""
+    """Experiment id of ``name`` on ``uri``, created if missing (the server stores its artifacts)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
