@@ -134,6 +134,7 @@ def perceptual_path_length(
     upper: float | None = 99,
     *,
     interpolation: str | None = None,
+    draw: Callable[[int, torch.Generator], Tensor] | None = None,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> tuple[float, float]:
@@ -144,17 +145,26 @@ def perceptual_path_length(
     distances. Latents z0, z1 (N(0, I) for ``space="gaussian"``, U[0, 1)^d for
     ``"uniform"``) and t are drawn up front from a ``torch.Generator`` seeded with
     ``seed`` on ``device``, so the result does not depend on ``batch_size``.
+    ``draw(n, generator)``, if given, replaces ``space`` as the latent prior (a model's
+    learned prior); its latents are lerped unless ``interpolation`` says otherwise, as
+    Karras et al. do in their learned W space.
     ``interpolation`` defaults to slerp for Gaussian and lerp for uniform latents.
     ``lower``/``upper`` (percentiles, None to keep all) trim outliers.
     """
     _check_ppl_args(n, latent_dim, epsilon, sampling, space, interpolation, batch_size, lower, upper)
-    interpolation = interpolation or ("slerp" if space == "gaussian" else "lerp")
+    interpolation = interpolation or ("slerp" if space == "gaussian" and draw is None else "lerp")
     interpolate = slerp if interpolation == "slerp" else lerp
 
     gen = torch.Generator(device=device).manual_seed(seed)
-    draw = torch.randn if space == "gaussian" else torch.rand
-    z0 = draw(n, latent_dim, generator=gen, device=device, dtype=dtype)
-    z1 = draw(n, latent_dim, generator=gen, device=device, dtype=dtype)
+    if draw is None:
+        prior = torch.randn if space == "gaussian" else torch.rand
+        z0 = prior(n, latent_dim, generator=gen, device=device, dtype=dtype)
+        z1 = prior(n, latent_dim, generator=gen, device=device, dtype=dtype)
+    else:
+        with torch.inference_mode():
+            z0, z1 = (draw(n, gen).to(device=device, dtype=dtype) for _ in range(2))
+        if z0.shape != (n, latent_dim):
+            raise ValueError(f"draw returned latents of shape {tuple(z0.shape)}, expected ({n}, {latent_dim})")
     if sampling == "full":
         t = torch.rand(n, generator=gen, device=device, dtype=dtype)
     else:

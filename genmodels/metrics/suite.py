@@ -120,6 +120,7 @@ def model_metrics(
             ppl, ppl_std = perceptual_path_length(
                 model.decode, distance, n=cfg.ppl_samples, latent_dim=model.latent_dim,
                 epsilon=cfg.ppl_epsilon, sampling=cfg.ppl_sampling, batch_size=batch_size, seed=seed,
+                draw=None if model.gaussian_latent else model.sample_latent, device=device,
             )  # fmt: skip
             report.metrics["ppl"] = float(ppl)
             report.extra["ppl_std"] = float(ppl_std)

@@ -70,19 +70,27 @@ class GenerativeModel(nn.Module):
     # -- generation -----------------------------------------------------------------------
     @property
     def latent_dim(self) -> int | None:
-        """Size of the Gaussian latent that :meth:`decode` maps to data, or None."""
+        """Size of the latent that :meth:`decode` maps to data, or None."""
         return None
+
+    @property
+    def gaussian_latent(self) -> bool:
+        """Whether the latent prior is ``N(0, I)`` (PPL then slerps between its draws)."""
+        return True
+
+    def sample_latent(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
+        """Draw ``n`` latents from the prior at temperature ``T``; default ``N(0, T^2 I)``."""
+        if self.latent_dim is None:
+            raise NotImplementedError(f"{type(self).__name__} has no latent decoder")
+        return torch.randn(n, self.latent_dim, generator=generator, device=self.device) * temperature
 
     def decode(self, z: Tensor) -> Tensor:
         """Map latents ``(n, latent_dim)`` to samples ``(n, *shape)`` in data space."""
         raise NotImplementedError(f"{type(self).__name__} has no latent decoder")
 
     def sample(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
-        """Draw ``n`` samples ``(n, *shape)`` in data space (images in [0, 1])."""
-        if self.latent_dim is None:
-            raise NotImplementedError
-        z = torch.randn(n, self.latent_dim, generator=generator, device=self.device) * temperature
-        return self.decode(z)
+        """Draw ``n`` samples ``(n, *shape)`` in data space (images in [0, 1]); default ``decode(sample_latent(...))``."""
+        return self.decode(self.sample_latent(n, generator, temperature))
 
     # -- likelihood -----------------------------------------------------------------------
     def log_likelihood(self, x: Tensor, generator: torch.Generator) -> Tensor:

@@ -168,3 +168,15 @@ def test_lpips_style_ppl_runs_end_to_end():
 def test_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ppl(**{"n": 10, **kwargs})
+
+
+def test_draw_replaces_the_prior_and_lerps():
+    """Latents from ``draw`` with std s: lerp PPL of a linear generator has mean 2 s^2 ||A||_F^2."""
+    def draw(n, gen):
+        return 2.0 * torch.randn(n, LATENT, generator=gen, dtype=torch.float64)
+
+    mean, std = ppl(draw=draw, sampling="full")
+    expected_std = np.sqrt(8 * 16 * np.sum(np.linalg.eigvalsh((A.T @ A).numpy()) ** 2))
+    assert mean == pytest.approx(2 * 4 * float((A**2).sum()), abs=4 * expected_std / np.sqrt(4000))
+    with pytest.raises(ValueError, match="shape"):
+        ppl(draw=lambda n, gen: torch.zeros(n, LATENT + 1), n=10)

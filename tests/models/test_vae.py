@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from genmodels.data.base import DatasetInfo
@@ -17,7 +18,7 @@ def test_iwae_bound_increases_with_k(digits) -> None:
     vals = []
     for k in (1, 16, 256):
         torch.manual_seed(0)  # the same weights for every k
-        model = build_model("vae", {"iw_samples": k}, INFO).eval()
+        model = build_model("vae", {"iw_samples": k, "prior": "standard"}, INFO).eval()
         vals.append(float(model.log_likelihood(x, torch.Generator().manual_seed(1)).mean()))
     assert vals[0] < vals[1] < vals[2]
 
@@ -28,3 +29,61 @@ def test_conv_variant_trains_on_images(digits) -> None:
     (group, loss), = list(model.training_losses(torch.from_numpy(digits.train.x[:16]), None, torch.Generator().manual_seed(0)))
     loss.backward()
     assert group == "model" and torch.isfinite(loss)
+
+
+def _with_prior(prior: str, **extra) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model("vae", {"prior": prior, "latent_dim": 1, "prior_components": 5, **extra}, INFO).eval()
+
+
+@pytest.mark.parametrize("prior", ["standard", "mixture", "vamp"])
+def test_prior_density_integrates_to_one(prior: str) -> None:
+    model = _with_prior(prior)
+    if prior == "mixture":
+        with torch.no_grad():
+            model.prior_log_std.uniform_(-1.0, 0.5)
+            model.prior_logits.normal_()
+    z = torch.linspace(-30, 30, 200001).unsqueeze(1)
+    with torch.no_grad():
+        mass = torch.trapezoid(model.log_prior(z).double().exp(), z.squeeze(1).double())
+    assert float(mass) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_one_standard_component_gives_the_standard_bound() -> None:
+    """A mixture prior of one N(0, I) component is the standard prior: same IW bound, same draws' law."""
+    torch.manual_seed(0)
+    standard = build_model("vae", {"prior": "standard", "latent_dim": 4}, INFO).eval()
+    mixture = build_model("vae", {"prior": "mixture", "latent_dim": 4, "prior_components": 1}, INFO).eval()
+    mixture.load_state_dict(standard.state_dict(), strict=False)
+    with torch.no_grad():
+        mixture.prior_means.zero_()
+        mixture.prior_log_std.zero_()
+    x = dequantize(torch.rand(32, 1, 8, 8), 17, torch.Generator().manual_seed(0))
+    a = standard.log_likelihood(x, torch.Generator().manual_seed(1))
+    b = mixture.log_likelihood(x, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(a, b)
+
+
+def test_sample_latent_matches_mixture_moments() -> None:
+    """Draws of a VampPrior have the mixture's mean sum_k w_k m_k and variance sum_k w_k (s_k^2 + m_k^2) - mean^2."""
+    model = _with_prior("vamp")
+    with torch.no_grad():
+        means, log_std, log_w = (t.double() for t in model.prior_components())
+        w = log_w.exp()
+        mean = (w[:, None] * means).sum(0)
+        var = (w[:, None] * ((2 * log_std).exp() + means**2)).sum(0) - mean**2
+        z = model.sample_latent(200_000, torch.Generator().manual_seed(0)).double()
+    assert float(z.mean()) == pytest.approx(float(mean), abs=4 * float(var.sqrt()) / 200_000**0.5)
+    assert float(z.var()) == pytest.approx(float(var), rel=0.02)
+    assert not model.gaussian_latent and _with_prior("standard").gaussian_latent
+
+
+@pytest.mark.parametrize("prior", ["mixture", "vamp"])
+def test_learned_prior_gets_gradients(prior: str, digits) -> None:
+    model = _with_prior(prior)
+    (_, loss), = list(model.training_losses(torch.from_numpy(digits.train.x[:32]), None, torch.Generator().manual_seed(0)))
+    loss.backward()
+    names = {"mixture": ["prior_means", "prior_log_std", "prior_logits"], "vamp": ["pseudo_inputs"]}[prior]
+    for name in names:
+        grad = getattr(model, name).grad
+        assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
