@@ -49,6 +49,7 @@ from genmodels.models.flow_layers import (
     Squeeze,
 )
 from genmodels.models.nets import mlp
+from genmodels.models.priors import GaussianMixturePrior
 from genmodels.models.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
@@ -73,6 +74,8 @@ class FlowConfig(StrictModel):
     point_layers: int = Field(6, ge=2)  # MLP couplings for point data, alternating masks
     mlp_hidden: list[int] = Field(default_factory=lambda: [128, 128], min_length=1)  # widths of each point coupling's MLP
     # -- both
+    base: Literal["gaussian", "mixture"] = "gaussian"  # latent base density: N(0, I) or a learned diagonal Gaussian mixture
+    base_components: int = Field(10, ge=1)  # K of the mixture base
     actnorm: bool = True  # actnorm before every coupling (data-dependent init on the first batch)
     inv_conv: bool = False  # invertible 1x1 conv / linear map before every channel or point coupling
     scale_bound: float = Field(2.0, gt=0.0)  # affine couplings' log-scale is bound * tanh(raw / bound)
@@ -252,17 +255,34 @@ class Flow(GenerativeModel):
         super().__init__(config, info)
         self.dim = math.prod(self.data_shape)
         self.flow = build_flow(info, config)
+        if config.base == "mixture":
+            self.base = GaussianMixturePrior(config.base_components, self.dim)
+
+    def log_base(self, z: Tensor) -> Tensor:
+        """``log p(z)`` of flattened latents: ``N(z; 0, I)`` or the learned mixture."""
+        if self.config.base == "mixture":
+            return self.base.log_prob(z)
+        return -0.5 * (z.pow(2).sum(1) + self.dim * LOG_2PI)
+
+    @property
+    def gaussian_latent(self) -> bool:
+        return self.config.base == "gaussian"
+
+    def sample_latent(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
+        if self.config.base == "mixture":
+            return self.base.sample(n, generator, temperature)
+        return super().sample_latent(n, generator, temperature)
 
     @property
     def latent_dim(self) -> int:
         return self.dim
 
     def log_likelihood(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Exact log p(v) in nats: log N(f(v); 0, I) + log|det df/dv| (change of variables)."""
+        """Exact log p(v) in nats: log p_base(f(v)) + log|det df/dv| (change of variables)."""
         if tuple(x.shape[1:]) != self.data_shape:
             raise ValueError(f"flow expects inputs shaped (n, {', '.join(map(str, self.data_shape))}), got {list(x.shape)}")
         z, log_det = self.flow(x)
-        return -0.5 * (z.flatten(1).pow(2).sum(1) + self.dim * LOG_2PI) + log_det
+        return self.log_base(z.flatten(1)) + log_det
 
     def training_losses(self, x: Tensor, y: Tensor | None, generator: torch.Generator) -> Iterator[tuple[str, Tensor]]:
         v = dequantize(x, self.info.levels, generator)

@@ -30,6 +30,7 @@ from genmodels.data.base import DatasetInfo
 from genmodels.models.base import GenerativeModel
 from genmodels.models.dequantize import dequantize, quantize_back
 from genmodels.models.nets import ConvDecoder, ConvEncoder, mlp
+from genmodels.models.priors import GaussianMixturePrior, mixture_log_density, mixture_sample
 from genmodels.models.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
@@ -74,10 +75,7 @@ class VAE(GenerativeModel):
             self.encoder = nn.Sequential(nn.Flatten(), mlp([self.dim, *h, 2 * z], final_activation=False))
             self.decoder = mlp([z, *reversed(h), 2 * self.dim])
         if config.prior == "mixture":
-            k = config.prior_components
-            self.prior_means = nn.Parameter(torch.randn(k, z))
-            self.prior_log_std = nn.Parameter(torch.zeros(k, z))
-            self.prior_logits = nn.Parameter(torch.zeros(k))
+            self.prior_mixture = GaussianMixturePrior(config.prior_components, z)
         elif config.prior == "vamp":  # pseudo-inputs u_k = sigmoid(a_k) in [0, 1] (raw for continuous data)
             self.pseudo_inputs = nn.Parameter(0.1 * torch.randn(config.prior_components, *self.data_shape))
 
@@ -88,16 +86,13 @@ class VAE(GenerativeModel):
             u = torch.sigmoid(self.pseudo_inputs) if self.bounded else self.pseudo_inputs
             mu, log_std = self.encode(u)
             return mu, log_std, torch.full((len(mu),), -math.log(len(mu)), device=mu.device)
-        return self.prior_means, self.prior_log_std, torch.log_softmax(self.prior_logits, 0)
+        return self.prior_mixture.components()
 
     def log_prior(self, z: Tensor) -> Tensor:
         """``log p(z)`` over the last dim: ``N(z; 0, I)`` or ``log sum_k w_k N(z; m_k, diag s_k^2)``."""
         if self.config.prior == "standard":
             return (-0.5 * (z**2 + LOG_2PI)).sum(-1)
-        means, log_std, log_w = self.prior_components()
-        zk = z.unsqueeze(-2)  # (..., 1, latent) against (K, latent)
-        comp = (-0.5 * (((zk - means) * torch.exp(-log_std)) ** 2 + LOG_2PI) - log_std).sum(-1)
-        return torch.logsumexp(comp + log_w, dim=-1)
+        return mixture_log_density(z, *self.prior_components())
 
     @property
     def gaussian_latent(self) -> bool:
@@ -105,12 +100,9 @@ class VAE(GenerativeModel):
 
     def sample_latent(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
         """``z ~ p(z)``; a mixture draws a component ``k ~ w`` and then ``m_k + T s_k eps``."""
-        eps = torch.randn(n, self.latent_dim, generator=generator, device=self.device) * temperature
         if self.config.prior == "standard":
-            return eps
-        means, log_std, log_w = self.prior_components()
-        k = torch.multinomial(log_w.exp(), n, replacement=True, generator=generator)
-        return means[k] + eps * log_std[k].exp()
+            return super().sample_latent(n, generator, temperature)
+        return mixture_sample(n, *self.prior_components(), generator, temperature)
 
     @property
     def latent_dim(self) -> int:

@@ -245,10 +245,11 @@ def perturbed(info: DatasetInfo, scale: float = 0.2, **config) -> torch.nn.Modul
     return model.eval()
 
 
-@pytest.mark.parametrize("coupling", ["spline", "affine"])
-def test_point_density_integrates_to_one(coupling: str) -> None:
+@pytest.mark.parametrize(("coupling", "base"), [("spline", "gaussian"), ("affine", "gaussian"), ("affine", "mixture")])
+def test_point_density_integrates_to_one(coupling: str, base: str) -> None:
     """An untrained (randomly perturbed) flow's density, summed on a fine grid, has mass 1."""
-    model = perturbed(POINTS, scale=0.1, point_coupling=coupling, mlp_hidden=[16], point_layers=4, spline_bins=8).double()
+    model = perturbed(POINTS, scale=0.1, point_coupling=coupling, mlp_hidden=[16], point_layers=4, spline_bins=8,
+                      base=base, base_components=3).double()  # fmt: skip
     step = 0.05
     axis = torch.arange(-7.0, 7.0, step, dtype=torch.float64) + step / 2
     grid = torch.cartesian_prod(axis, axis)
@@ -297,6 +298,18 @@ def test_samples_at_temperature_zero_decode_the_zero_latent() -> None:
     with torch.no_grad():
         s = model.sample(4, torch.Generator().manual_seed(0), temperature=0.0)
         torch.testing.assert_close(s, model.decode(torch.zeros(4, 2)))
+
+
+def test_mixture_base_samples_decode_its_latents() -> None:
+    """With a mixture base, ``sample`` decodes ``sample_latent`` draws and PPL is told to lerp."""
+    torch.manual_seed(0)
+    model = build_model("flow", {"base": "mixture", "base_components": 4, "mlp_hidden": [16]}, POINTS).eval()
+    with torch.no_grad():
+        s = model.sample(8, torch.Generator().manual_seed(3))
+        z = model.sample_latent(8, torch.Generator().manual_seed(3))
+        torch.testing.assert_close(s, model.decode(z))
+        torch.testing.assert_close(model.log_base(z), model.base.log_prob(z))
+    assert not model.gaussian_latent and build_model("flow", {}, POINTS).gaussian_latent
 
 
 def test_images_decode_into_the_unit_interval_even_from_far_latents() -> None:

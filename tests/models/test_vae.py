@@ -41,8 +41,8 @@ def test_prior_density_integrates_to_one(prior: str) -> None:
     model = _with_prior(prior)
     if prior == "mixture":
         with torch.no_grad():
-            model.prior_log_std.uniform_(-1.0, 0.5)
-            model.prior_logits.normal_()
+            model.prior_mixture.log_std.uniform_(-1.0, 0.5)
+            model.prior_mixture.logits.normal_()
     z = torch.linspace(-30, 30, 200001).unsqueeze(1)
     with torch.no_grad():
         mass = torch.trapezoid(model.log_prior(z).double().exp(), z.squeeze(1).double())
@@ -56,8 +56,8 @@ def test_one_standard_component_gives_the_standard_bound() -> None:
     mixture = build_model("vae", {"prior": "mixture", "latent_dim": 4, "prior_components": 1}, INFO).eval()
     mixture.load_state_dict(standard.state_dict(), strict=False)
     with torch.no_grad():
-        mixture.prior_means.zero_()
-        mixture.prior_log_std.zero_()
+        mixture.prior_mixture.means.zero_()
+        mixture.prior_mixture.log_std.zero_()
     x = dequantize(torch.rand(32, 1, 8, 8), 17, torch.Generator().manual_seed(0))
     a = standard.log_likelihood(x, torch.Generator().manual_seed(1))
     b = mixture.log_likelihood(x, torch.Generator().manual_seed(1))
@@ -83,7 +83,8 @@ def test_learned_prior_gets_gradients(prior: str, digits) -> None:
     model = _with_prior(prior)
     (_, loss), = list(model.training_losses(torch.from_numpy(digits.train.x[:32]), None, torch.Generator().manual_seed(0)))
     loss.backward()
-    names = {"mixture": ["prior_means", "prior_log_std", "prior_logits"], "vamp": ["pseudo_inputs"]}[prior]
+    names = {"mixture": ["prior_mixture.means", "prior_mixture.log_std", "prior_mixture.logits"], "vamp": ["pseudo_inputs"]}[prior]
+    params = dict(model.named_parameters())
     for name in names:
-        grad = getattr(model, name).grad
+        grad = params[name].grad
         assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
