@@ -69,6 +69,7 @@ class FlowConfig(StrictModel):
     front_max_levels: int = Field(64, ge=0)  # quantized front end for discrete images with at most this many levels (0: off)
     front_net: Literal["auto", "mlp", "conv"] = "auto"  # front-end nets; auto: MLP while C*H*W*levels <= 4096
     front_hidden: list[int] = Field(default_factory=lambda: [64], min_length=1)  # widths of front-end MLPs
+    front_group_size: int | None = Field(None, ge=1)  # split larger pixel groups into interleaved parts of at most this size
     # -- points (D,)
     point_coupling: CouplingKind = "spline"  # coupling of point flows
     point_layers: int = Field(6, ge=2)  # MLP couplings for point data, alternating masks
@@ -127,6 +128,23 @@ def lattice_groups(height: int, width: int) -> list[tuple[Tensor, int]]:
         stride *= 2
     fine_to_coarse.append((remaining, stride))
     return [(g.float().view(1, 1, height, width), s) for g, s in reversed(fine_to_coarse)]
+
+
+def split_group(mask: Tensor, max_size: int | None) -> list[Tensor]:
+    """Split a ``(1, 1, H, W)`` group mask into ``ceil(n / max_size)`` interleaved parts: the
+    group's pixels in raster order, every ``parts``-th one to the same part (so every part is
+    spread over the image and conditions the next)."""
+    n = int(mask.sum())
+    parts = 1 if max_size is None else -(-n // max_size)
+    if parts == 1:
+        return [mask]
+    flat = mask.flatten().nonzero().squeeze(1)
+    out = []
+    for r in range(parts):
+        part = torch.zeros_like(mask).flatten()
+        part[flat[r::parts]] = 1.0
+        out.append(part.view_as(mask))
+    return out
 
 
 def zero_last(net: nn.Sequential) -> nn.Sequential:
@@ -207,7 +225,8 @@ def quantized_front(shape: tuple[int, int, int], levels: int, cfg: FlowConfig) -
     use_mlp = cfg.front_net == "mlp" or (cfg.front_net == "auto" and c * h * w * levels <= 4096)
     layers: list[FlowLayer] = []
     seen = torch.zeros(1, c, h, w)
-    for mask, stride in lattice_groups(h, w):
+    groups = [(part, stride) for mask, stride in lattice_groups(h, w) for part in split_group(mask, cfg.front_group_size)]
+    for mask, stride in groups:
         for ch in range(c):
             free = torch.zeros(1, c, h, w)
             free[:, ch] = mask[:, 0]

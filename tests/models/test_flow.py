@@ -22,6 +22,7 @@ from genmodels.models.flow import (
     flat_mlp,
     lattice_groups,
     quantized_front,
+    split_group,
 )
 from genmodels.models.flow_layers import (
     ActNorm,
@@ -197,12 +198,26 @@ def test_lattice_groups_partition_the_grid_coarse_to_fine() -> None:
         assert sizes[0] == 1 and sizes[-1] == max(sizes)
 
 
-def test_quantized_front_is_an_exact_categorical_model() -> None:
+def test_split_group_partitions_a_group_into_interleaved_parts() -> None:
+    for mask, _ in lattice_groups(8, 8):
+        for size in (None, 1, 3, 8):
+            parts = split_group(mask, size)
+            assert torch.equal(sum(parts), mask)
+            sizes = [int(p.sum()) for p in parts]
+            assert max(sizes) <= (size or int(mask.sum())) and max(sizes) - min(sizes) <= 1
+    odd = lattice_groups(8, 8)[-1][0]  # the 32 checkerboard-odd pixels: parts of 8 take every 4th in raster order
+    assert [int(p[0, 0].nonzero()[0, 1]) for p in split_group(odd, 8)] == [1, 3, 5, 7]
+
+
+@pytest.mark.parametrize("group_size", [None, 1])
+def test_quantized_front_is_an_exact_categorical_model(group_size: int | None) -> None:
     """With a uniform base the front end's density is constant on every cell, and the cell
     probabilities exp(log_det) / K^D sum to one over all K^D cells."""
     levels, shape = 3, (1, 2, 2)
     torch.manual_seed(0)
-    front = FlowSequence(quantized_front(shape, levels, FlowConfig(front_hidden=[8]))).double().eval()
+    cfg = FlowConfig(front_hidden=[8], front_group_size=group_size)
+    front = FlowSequence(quantized_front(shape, levels, cfg)).double().eval()
+    assert len(front.layers) == (3 if group_size is None else 4)
     with torch.no_grad():
         for p in front.parameters():
             p.add_(0.5 * torch.randn_like(p))
