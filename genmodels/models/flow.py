@@ -2,21 +2,22 @@
 Dhariwal 2018), spline couplings (Durkan et al. 2019) and a quantization-aware front end.
 
 An invertible map ``f`` takes dequantized data ``v`` (see :mod:`genmodels.models.dequantize`)
-to a latent ``z = f(v)`` of the same shape with a standard normal prior, so the density is
-exact by the change of variables formula
+to a latent ``z = f(v)`` of the same shape with a base density (standard normal, or a
+learned Gaussian mixture), so the density is exact by the change of variables formula
 
-    log p(v) = log N(f(v); 0, I) + log |det df/dv|,
+    log p(v) = log p_base(f(v)) + log |det df/dv|,
 
 where the log-det sums every layer's term, including the pre-processing of images.
 
-Images: for coarsely quantized data (digits: 17 levels) a front end of piecewise-linear
-couplings on the quantization cells
-(:class:`~genmodels.models.flow_layers.QuantizedCoupling`; pixel groups fine to coarse, each
-a categorical conditioned on the coarser ones) followed by a probit, otherwise RealNVP's
-logit; then RealNVP's multi-scale architecture: per level, checkerboard couplings, a squeeze,
-channel couplings, and half of the channels factored out to the latent. Points: MLP
-couplings with alternating masks. Sampling inverts ``f`` on ``z ~ N(0, T^2 I)``;
-``latent_dim = prod(shape)``, so ``decode`` (and PPL) is defined.
+Images: for coarsely quantized data (digits: 17 levels) a front end on the quantization
+cells (:mod:`genmodels.models.flow_front`) followed by a probit, otherwise RealNVP's logit;
+the front end is a masked autoregressive layer over all pixels (MAF with piecewise-linear
+transformers, the default for small images) or a chain of piecewise-linear couplings over
+pixel groups, coarse to fine. Then RealNVP's multi-scale architecture: per level,
+checkerboard couplings, a squeeze, channel couplings, and half of the channels factored out
+to the latent. Points: MLP couplings with alternating masks. Sampling inverts ``f`` on
+base draws at temperature ``T``; ``latent_dim = prod(shape)``, so ``decode`` (and PPL) is
+defined.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.base import GenerativeModel
 from genmodels.models.dequantize import dequantize, quantize_back
+from genmodels.models.flow_front import QuantizedAutoregressive, QuantizedCoupling
 from genmodels.models.flow_layers import (
     ActNorm,
     AffineCoupling,
@@ -44,7 +46,6 @@ from genmodels.models.flow_layers import (
     Inverted,
     LogitTransform,
     ProbitTransform,
-    QuantizedCoupling,
     SplineCoupling,
     Squeeze,
 )
@@ -67,9 +68,12 @@ class FlowConfig(StrictModel):
     logit_alpha: float = Field(0.05, ge=0.0, lt=0.5)  # logit pre-processing y = logit(a + (1-2a) v) (no front end)
     pixel_norm: bool = True  # a per-pixel actnorm after the pre-processing (pixels have very different marginals)
     front_max_levels: int = Field(64, ge=0)  # quantized front end for discrete images with at most this many levels (0: off)
-    front_net: Literal["auto", "mlp", "conv"] = "auto"  # front-end nets; auto: MLP while C*H*W*levels <= 4096
-    front_hidden: list[int] = Field(default_factory=lambda: [64], min_length=1)  # widths of front-end MLPs
-    front_group_size: int | None = Field(None, ge=1)  # split larger pixel groups into interleaved parts of at most this size
+    # front end: "made" = one masked autoregressive layer over every pixel (MAF); "mlp"/"conv" = a chain of
+    # couplings over pixel groups; auto: made while C*H*W*levels <= 4096, conv couplings beyond
+    front_net: Literal["auto", "mlp", "conv", "made"] = "auto"
+    front_hidden: list[int] = Field(default_factory=lambda: [512, 512], min_length=1)  # widths of the MADE / front-end MLPs
+    front_dropout: float = Field(0.05, ge=0.0, lt=1.0)  # dropout on the MADE's hidden units while training (digits: 0 overfits)
+    front_group_size: int | None = Field(None, ge=1)  # couplings: split pixel groups into interleaved parts of at most this size
     # -- points (D,)
     point_coupling: CouplingKind = "spline"  # coupling of point flows
     point_layers: int = Field(6, ge=2)  # MLP couplings for point data, alternating masks
@@ -218,14 +222,22 @@ def image_level(shape: tuple[int, int, int], level: int, cfg: FlowConfig) -> Flo
 
 
 def quantized_front(shape: tuple[int, int, int], levels: int, cfg: FlowConfig) -> list[FlowLayer]:
-    """Quantized couplings over pixel groups: the finest group first, each conditioned on all
-    coarser ones (channels of a pixel one after the other), so the chain is an exact
-    multi-scale autoregressive categorical model of the pixel levels."""
+    """The front end on the cells: an exact autoregressive categorical model of the pixel
+    levels in a multi-scale order (coarse pixel groups first, channels of a pixel one after
+    the other). ``made``: one :class:`QuantizedAutoregressive` layer, one pixel at a time;
+    otherwise quantized couplings over the pixel groups, each conditioned on the coarser ones."""
     c, h, w = shape
-    use_mlp = cfg.front_net == "mlp" or (cfg.front_net == "auto" and c * h * w * levels <= 4096)
+    groups = [(part, stride) for mask, stride in lattice_groups(h, w) for part in split_group(mask, cfg.front_group_size)]
+    small = c * h * w * levels <= 4096
+    if cfg.front_net == "made" or (cfg.front_net == "auto" and small):  # the same coarse-to-fine order, one element at a time (channels innermost)
+        pixel_order = torch.cat([mask.flatten().nonzero().squeeze(1) for mask, _ in groups])
+        element_order = (pixel_order[:, None] + h * w * torch.arange(c)[None, :]).flatten()
+        rank = torch.empty_like(element_order)
+        rank[element_order] = torch.arange(len(element_order))
+        return [QuantizedAutoregressive(shape, rank, levels, cfg.front_hidden, cfg.front_dropout)]
+    use_mlp = cfg.front_net == "mlp"
     layers: list[FlowLayer] = []
     seen = torch.zeros(1, c, h, w)
-    groups = [(part, stride) for mask, stride in lattice_groups(h, w) for part in split_group(mask, cfg.front_group_size)]
     for mask, stride in groups:
         for ch in range(c):
             free = torch.zeros(1, c, h, w)

@@ -8,8 +8,8 @@ Layers act on points ``(n, D)`` or images ``(n, C, H, W)``; channels are dimensi
 
 References: RealNVP (Dinh, Sohl-Dickstein & Bengio 2017) for affine coupling, squeezing and
 multi-scale factoring out; Glow (Kingma & Dhariwal 2018) for actnorm and the invertible 1x1
-convolution; Neural Spline Flows (Durkan et al. 2019) for rational-quadratic splines;
-Neural Importance Sampling (Mueller et al. 2019) for piecewise-linear couplings.
+convolution; Neural Spline Flows (Durkan et al. 2019) for rational-quadratic splines. The layers on
+quantization cells are in :mod:`genmodels.models.flow_front`.
 """
 
 from __future__ import annotations
@@ -360,75 +360,3 @@ class SplineCoupling(Coupling):
     def transform(self, x: Tensor, params: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
         w, h, d = params.split([self.bins, self.bins, self.bins - 1], dim=-1)
         return rational_quadratic_spline(x, w, h, d, self.bound, inverse=inverse)
-
-
-class QuantizedCoupling(Coupling):
-    """Piecewise-linear coupling (Mueller et al. 2019) whose ``K`` input bins are the data's
-    quantization cells ``[k/K, (k+1)/K)`` of [0, 1] (see :mod:`genmodels.models.dequantize`).
-
-    A free element is mapped to [0, 1] by the CDF of a categorical ``q`` over the K levels,
-    predicted from the elements under ``cond``:
-
-        y = Q_k + (K x - k) q_k,   k = floor(K x),   Q_k = sum_{j<k} q_j,   log|dy/dx| = log(K q_k).
-
-    Uniformly dequantized data have a constant density inside each cell, which this map
-    represents exactly; ``net`` sees only the levels of the conditioning elements, so a chain
-    of these couplings over groups of pixels, each conditioned on the groups not yet
-    transformed, is an exact categorical model ``prod_g q(k_g | k_<g)`` of the digitised
-    data. The logits are ``net`` of the conditioning cells plus a ``bias`` per free element,
-    initialised (like :class:`ActNorm`) to the smoothed level histogram of the first training
-    batch; ``q`` is mixed with ``floor`` of the uniform so that no level gets probability 0.
-    The masks must have the input's full element shape ``(1, C, ...)``.
-    """
-
-    def __init__(self, free: Tensor, cond: Tensor, net: nn.Module, bins: int, floor: float = 1e-3) -> None:
-        super().__init__(free, net, cond)
-        if bins < 2:
-            raise ValueError(f"a quantized coupling needs at least 2 bins, got {bins}")
-        self.params_per_element = bins
-        self.floor = floor
-        self.register_buffer("free_index", free[0].bool().nonzero().t(), persistent=False)  # (element dims, n_free)
-        self.bias = nn.Parameter(torch.zeros(self.free_index.shape[1], bins))  # logits of the free elements only
-        self.register_buffer("initialized", torch.zeros((), dtype=torch.uint8))
-
-    @torch.no_grad()
-    def initialize(self, x: Tensor) -> None:
-        """Set ``bias`` to the log of the smoothed per-element level histogram of ``x``."""
-        bins = self.params_per_element
-        k = self._levels(x).long()
-        counts = F.one_hot(k, bins).to(x.dtype).sum(0)[tuple(self.free_index)]
-        if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(counts)
-        self.bias.copy_(torch.log((counts + 1) / (counts.sum(-1, keepdim=True) + bins)))
-        self.initialized.fill_(1)
-
-    def _levels(self, x: Tensor) -> Tensor:
-        return torch.floor(x * self.params_per_element).clamp(0, self.params_per_element - 1)
-
-    def condition(self, x: Tensor) -> Tensor:
-        """The centres of the conditioning elements' cells: the categorical depends on the
-        levels only, so the density is constant on every cell (an exact discrete model)."""
-        return (self._levels(x) + 0.5) / self.params_per_element * self.cond
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        if self.training and not bool(self.initialized):
-            self.initialize(x)
-        return super().forward(x)
-
-    def transform(self, x: Tensor, params: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
-        bins = self.params_per_element
-        if tuple(params.shape[1:-1]) != tuple(self.free.shape[1:]):
-            raise ValueError(f"quantized coupling masks must have the input's shape {list(params.shape[1:-1])}, got {list(self.free.shape[1:])}")
-        bias = params.new_zeros(params.shape[1:]).index_put(tuple(self.free_index), self.bias)
-        q = (1 - self.floor) * torch.softmax(params + bias, dim=-1) + self.floor / bins
-        left = torch.cumsum(q, dim=-1) - q
-        if inverse:
-            k = torch.searchsorted(left[..., 1:].contiguous(), x.unsqueeze(-1).contiguous(), right=True)
-        else:
-            k = self._levels(x).long().unsqueeze(-1)
-        qk, lk = q.gather(-1, k).squeeze(-1), left.gather(-1, k).squeeze(-1)
-        kf = k.squeeze(-1).to(x.dtype)
-        log_deriv = torch.log(bins * qk)
-        if inverse:
-            return (kf + (x - lk) / qk) / bins, -log_deriv
-        return lk + (x * bins - kf) * qk, log_deriv

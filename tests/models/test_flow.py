@@ -24,6 +24,7 @@ from genmodels.models.flow import (
     quantized_front,
     split_group,
 )
+from genmodels.models.flow_front import MADE, QuantizedAutoregressive, QuantizedCoupling
 from genmodels.models.flow_layers import (
     ActNorm,
     AffineCoupling,
@@ -34,7 +35,6 @@ from genmodels.models.flow_layers import (
     Inverted,
     LogitTransform,
     ProbitTransform,
-    QuantizedCoupling,
     SplineCoupling,
     Squeeze,
     rational_quadratic_spline,
@@ -137,6 +137,47 @@ class TestQuantizedCoupling(FlowLayerChecks):
         return y.clamp(1e-3, 1 - 1e-3)
 
 
+class TestQuantizedAutoregressive(FlowLayerChecks):
+    make_layer = staticmethod(lambda: QuantizedAutoregressive((2, 2, 2), torch.randperm(8, generator=torch.Generator().manual_seed(0)), 5, [12, 12]))
+    make_input = staticmethod(unit((2, 2, 2)))
+
+    def clip_to_codomain(self, y: Tensor) -> Tensor:
+        return y.clamp(1e-3, 1 - 1e-3)
+
+
+def test_made_outputs_depend_only_on_earlier_inputs() -> None:
+    """d out_d / d in_j is zero unless rank(j) < rank(d) (autoregressive property)."""
+    rank = torch.randperm(6, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    made = MADE(rank, [10, 10], 3).double()
+    with torch.no_grad():
+        for p in made.parameters():
+            p.add_(torch.randn_like(p))
+    x = torch.rand(1, 6, dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(lambda v: made(v.view(1, 6)).flatten(), x.flatten()).view(6, 3, 6)
+    allowed = (rank[None, :] < rank[:, None]).double()  # [out element, in element]
+    connected = (jac.abs().sum(1) > 0).double()
+    assert torch.equal(connected * (1 - allowed), torch.zeros(6, 6))
+    assert connected.sum() == allowed.sum()  # every allowed path exists
+
+
+def test_made_front_is_an_exact_categorical_model() -> None:
+    """The autoregressive front end's cell probabilities sum to one over all K^D cells."""
+    levels, shape = 3, (1, 2, 2)
+    torch.manual_seed(0)
+    (front,) = quantized_front(shape, levels, FlowConfig(front_net="made", front_hidden=[8]))
+    front = front.double().eval()
+    with torch.no_grad():
+        for p in front.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+        cells = torch.tensor(list(itertools.product(range(levels), repeat=4)), dtype=torch.float64).view(-1, *shape)
+        _, log_det = front((cells + 0.5) / levels)
+        _, log_det_corner = front((cells + 0.01) / levels)
+    torch.testing.assert_close(log_det_corner, log_det)
+    torch.testing.assert_close(torch.exp(log_det - 4 * math.log(levels)).sum(), torch.tensor(1.0, dtype=torch.float64))
+    assert front.rank.tolist() == [0, 2, 3, 1]  # coarse to fine: (0,0), then (1,1), then the odd pixels in raster order
+
+
 class TestImageFlow(FlowLayerChecks):
     """The whole image flow (front end, probit, multi-scale RealNVP) is itself a layer."""
 
@@ -215,7 +256,7 @@ def test_quantized_front_is_an_exact_categorical_model(group_size: int | None) -
     probabilities exp(log_det) / K^D sum to one over all K^D cells."""
     levels, shape = 3, (1, 2, 2)
     torch.manual_seed(0)
-    cfg = FlowConfig(front_hidden=[8], front_group_size=group_size)
+    cfg = FlowConfig(front_net="mlp", front_hidden=[8], front_group_size=group_size)
     front = FlowSequence(quantized_front(shape, levels, cfg)).double().eval()
     assert len(front.layers) == (3 if group_size is None else 4)
     with torch.no_grad():
