@@ -55,6 +55,8 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
         mlrun.log_metrics({**report.metrics, **report.extra})
         mlrun.set_tags(dvc_lock_tags(root, name))
         mlrun.log_artifact(root / paths.metrics_file(name), "metrics")
+        if (root / paths.samples_png(name)).is_file():
+            mlrun.log_artifact(root / paths.samples_png(name), "samples")
     shown = ", ".join(f"{k}={v:.4g}" for k, v in report.metrics.items() if v is not None)
     log(f"evaluate {name}: {shown}")
     return result

@@ -1,4 +1,7 @@
-"""Stage ``sample@<model>``: draw samples -> samples/<model>.parquet + a picture (.png)."""
+"""Stage ``sample@<model>``: draw samples -> samples/<model>.parquet + a picture (.png).
+
+No MLflow here: ``evaluate@<model>`` logs the picture with the metrics into the model's run
+(one MLflow start-up fewer per model)."""
 
 from __future__ import annotations
 
@@ -26,8 +29,6 @@ def draw(model, n: int, batch_size: int, seed: int, temperature: float) -> np.nd
 
 
 def run(root: Path, name: str, params_file: str | None = None) -> dict:
-    from genmodels.tracking.mlflow_adapter import model_run
-
     p = params(root, params_file)
     model = load_model(root / paths.model_dir(name))
     cfg = p.sample
@@ -38,7 +39,5 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
     tmp_png = png.with_name(f".{png.name}.tmp-{os.getpid()}.png")
     samples_picture(x[: cfg.grid] if model.info.kind == "image" else x, model.info.kind, real).save(tmp_png)
     os.replace(tmp_png, png)
-    with model_run(root, p.experiment, name, root / paths.model_dir(name) / "mlflow.json", new=False) as mlrun:
-        mlrun.log_artifact(png, "samples")
     log(f"sample {name}: {len(x)} samples -> {paths.samples_file(name)}")
     return {"n": len(x)}

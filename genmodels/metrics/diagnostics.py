@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def mode_coverage(samples: np.ndarray, means: np.ndarray, std: float, weights: np.ndarray | None = None, min_share: float = 0.2) -> tuple[int, float]:
@@ -37,11 +36,18 @@ def class_coverage(fake_logits: np.ndarray, real_labels: np.ndarray, num_classes
     return float(np.mean(fake[present] >= min_share * real[present]))
 
 
+def average_ranks(a: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``a`` with ties given their mean rank (scipy's ``rankdata`` default)."""
+    _, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return (ends - (counts - 1) / 2.0)[inverse.reshape(-1)]
+
+
 def auroc(scores_in: np.ndarray, scores_out: np.ndarray) -> float:
     """P(score_out > score_in) + 0.5 P(tie): area under the ROC curve, out = positive."""
     s_in, s_out = np.asarray(scores_in, np.float64), np.asarray(scores_out, np.float64)
     if len(s_in) == 0 or len(s_out) == 0:
         raise ValueError("auroc needs at least one score in each set")
-    ranks = rankdata(np.concatenate([s_in, s_out]))
+    ranks = average_ranks(np.concatenate([s_in, s_out]))
     u = ranks[len(s_in) :].sum() - len(s_out) * (len(s_out) + 1) / 2
     return float(u / (len(s_in) * len(s_out)))

@@ -31,7 +31,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 from torch import Tensor
 
 from genmodels.configbase import StrictModel
@@ -85,6 +84,8 @@ def chow_liu_tree(mi: np.ndarray, root: int = 0) -> tuple[np.ndarray, np.ndarray
     # c > max I keeps every off-diagonal weight positive (csgraph reads zeros as missing edges).
     weights = (float(mi.max()) + 1.0) - mi
     np.fill_diagonal(weights, 0.0)
+    from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree  # scipy only where a tree is fitted
+
     tree = minimum_spanning_tree(weights)
     order, pred = breadth_first_order(tree, root, directed=False, return_predecessors=True)
     if len(order) != d:

@@ -38,3 +38,12 @@ def test_auroc_matches_sklearn_with_ties() -> None:
     assert auroc(np.zeros(3), np.ones(3)) == 1.0
     with pytest.raises(ValueError):
         auroc(np.array([]), np.ones(2))
+
+
+def test_average_ranks_match_scipy() -> None:
+    from scipy.stats import rankdata
+
+    from genmodels.metrics.diagnostics import average_ranks
+
+    a = np.random.default_rng(0).integers(0, 7, size=200).astype(float)
+    np.testing.assert_array_equal(average_ranks(a), rankdata(a))
