@@ -30,6 +30,15 @@ def cell_index(x: Tensor, bins: int) -> Tensor:
     return torch.floor(x * bins).clamp(0, bins - 1)
 
 
+def cell_log_frequencies(x: Tensor, bins: int) -> Tensor:
+    """``log((count + 1) / (n + K))`` of every element's cells over the batch (summed over all
+    ranks when distributed): add-one smoothed log-frequencies, shape ``x.shape[1:] + (K,)``."""
+    counts = F.one_hot(cell_index(x, bins).long(), bins).to(x.dtype).sum(0)
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(counts)
+    return torch.log((counts + 1) / (counts.sum(-1, keepdim=True) + bins))
+
+
 def quantized_cdf(x: Tensor, logits: Tensor, inverse: bool, floor: float = 1e-3) -> tuple[Tensor, Tensor]:
     """The piecewise-linear map of [0, 1] whose ``K`` pieces are the cells ``[k/K, (k+1)/K)``:
 
@@ -86,11 +95,7 @@ class QuantizedCoupling(Coupling):
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
         """Set ``bias`` to the log of the smoothed per-element level histogram of ``x``."""
-        bins = self.params_per_element
-        counts = F.one_hot(cell_index(x, bins).long(), bins).to(x.dtype).sum(0)[tuple(self.free_index)]
-        if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(counts)
-        self.bias.copy_(torch.log((counts + 1) / (counts.sum(-1, keepdim=True) + bins)))
+        self.bias.copy_(cell_log_frequencies(x, self.params_per_element)[tuple(self.free_index)])
         self.initialized.fill_(1)
 
     def condition(self, x: Tensor) -> Tensor:
@@ -173,10 +178,8 @@ class QuantizedAutoregressive(FlowLayer):
 
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
-        counts = F.one_hot(cell_index(x.flatten(1), self.bins).long(), self.bins).to(x.dtype).sum(0)
-        if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(counts)
-        self.bias.copy_(torch.log((counts + 1) / (counts.sum(-1, keepdim=True) + self.bins)))
+        """Set ``bias`` to the log of the smoothed per-element level histogram of ``x``."""
+        self.bias.copy_(cell_log_frequencies(x.flatten(1), self.bins))
         self.initialized.fill_(1)
 
     def logits(self, x: Tensor) -> Tensor:
