@@ -227,10 +227,9 @@ def quantized_front(shape: tuple[int, int, int], levels: int, cfg: FlowConfig) -
     the other). ``made``: one :class:`QuantizedAutoregressive` layer, one pixel at a time;
     otherwise quantized couplings over the pixel groups, each conditioned on the coarser ones."""
     c, h, w = shape
-    groups = [(part, stride) for mask, stride in lattice_groups(h, w) for part in split_group(mask, cfg.front_group_size)]
-    small = c * h * w * levels <= 4096
-    if cfg.front_net == "made" or (cfg.front_net == "auto" and small):  # the same coarse-to-fine order, one element at a time (channels innermost)
-        pixel_order = torch.cat([mask.flatten().nonzero().squeeze(1) for mask, _ in groups])
+    if cfg.front_net == "made" or (cfg.front_net == "auto" and c * h * w * levels <= 4096):
+        # the lattice's coarse-to-fine order, one element at a time (channels innermost)
+        pixel_order = torch.cat([mask.flatten().nonzero().squeeze(1) for mask, _ in lattice_groups(h, w)])
         element_order = (pixel_order[:, None] + h * w * torch.arange(c)[None, :]).flatten()
         rank = torch.empty_like(element_order)
         rank[element_order] = torch.arange(len(element_order))
@@ -238,6 +237,7 @@ def quantized_front(shape: tuple[int, int, int], levels: int, cfg: FlowConfig) -
     use_mlp = cfg.front_net == "mlp"
     layers: list[FlowLayer] = []
     seen = torch.zeros(1, c, h, w)
+    groups = [(part, stride) for mask, stride in lattice_groups(h, w) for part in split_group(mask, cfg.front_group_size)]
     for mask, stride in groups:
         for ch in range(c):
             free = torch.zeros(1, c, h, w)

@@ -88,11 +88,12 @@ class VAE(GenerativeModel):
             return mu, log_std, torch.full((len(mu),), -math.log(len(mu)), device=mu.device)
         return self.prior_mixture.components()
 
-    def log_prior(self, z: Tensor) -> Tensor:
-        """``log p(z)`` over the last dim: ``N(z; 0, I)`` or ``log sum_k w_k N(z; m_k, diag s_k^2)``."""
+    def log_prior(self, z: Tensor, components: tuple[Tensor, Tensor, Tensor] | None = None) -> Tensor:
+        """``log p(z)`` over the last dim: ``N(z; 0, I)`` or ``log sum_k w_k N(z; m_k, diag s_k^2)``
+        (``components``: :meth:`prior_components`, when the caller already has them)."""
         if self.config.prior == "standard":
             return (-0.5 * (z**2 + LOG_2PI)).sum(-1)
-        return mixture_log_density(z, *self.prior_components())
+        return mixture_log_density(z, *(components or self.prior_components()))
 
     @property
     def gaussian_latent(self) -> bool:
@@ -142,6 +143,7 @@ class VAE(GenerativeModel):
         """Importance-weighted lower bound on log p(v) with k = ``iw_samples``."""
         k = self.config.iw_samples
         mu, log_std = self.encode(x)
+        prior = None if self.config.prior == "standard" else self.prior_components()  # once, not per chunk
         chunks = []
         for start in range(0, k, 16):
             m = min(16, k - start)
@@ -151,7 +153,7 @@ class VAE(GenerativeModel):
             mean, dec_log_std = self.decoder_params(flat)
             xs = x.unsqueeze(0).expand(m, *x.shape).reshape(-1, *x.shape[1:])
             log_px_z = gaussian_log_prob(xs, mean, dec_log_std).view(m, -1)
-            log_pz = self.log_prior(z)
+            log_pz = self.log_prior(z, prior)
             log_qz = (-0.5 * (eps**2 + LOG_2PI) - log_std).sum(-1)
             chunks.append(log_px_z + log_pz - log_qz)
         log_w = torch.cat(chunks, 0)
