@@ -112,7 +112,7 @@ class Params(StrictModel):
 
     @model_validator(mode="after")
     def _check_model_sections(self) -> "Params":
-        from genmodels.models.registry import model_class
+        from genmodels.models.core.registry import model_class
 
         sections = dict(self.model_extra or {})
         for name in self.models:

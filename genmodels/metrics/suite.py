@@ -23,8 +23,8 @@ from genmodels.metrics.inception_score import inception_score
 from genmodels.metrics.kid import SubsetKernelSums, kid_from_features
 from genmodels.metrics.ppl import normalized_activation_distance, perceptual_path_length, squared_euclidean_distance
 from genmodels.metrics.prdc import prdc_from_features
-from genmodels.models.base import GenerativeModel
-from genmodels.models.dequantize import bits_per_dim, dequantize
+from genmodels.models.core.base import GenerativeModel
+from genmodels.models.core.dequantize import bits_per_dim, dequantize
 
 METRIC_KEYS = (
     "is", "is_std", "fid", "kid", "kid_std", "ppl", "precision", "recall", "density", "coverage",

@@ -18,8 +18,8 @@ import torch
 
 from genmodels.data.base import DatasetInfo
 from genmodels.errors import DataError
-from genmodels.models.base import GenerativeModel
-from genmodels.models.registry import build_model
+from genmodels.models.core.base import GenerativeModel
+from genmodels.models.core.registry import build_model
 
 MODEL_FILE, CONFIG_FILE, TRAINER_FILE = "model.pt", "config.json", "trainer.pt"
 

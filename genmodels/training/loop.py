@@ -21,8 +21,8 @@ import torch
 import torch.distributed as dist
 
 from genmodels.errors import GenmodelsError
-from genmodels.models.base import GenerativeModel
-from genmodels.models.registry import build_model
+from genmodels.models.core.base import GenerativeModel
+from genmodels.models.core.registry import build_model
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.config import FitConfig
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genmodels.models.flow_layers import FlowLayer
+from genmodels.models.flow.layers import FlowLayer
 
 
 class FlowLayerChecks:

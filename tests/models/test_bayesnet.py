@@ -11,7 +11,7 @@ import torch
 import genmodels.models.bayesnet  # noqa: F401  (registers the family)
 from genmodels.data.base import DatasetInfo
 from genmodels.models import build_model
-from genmodels.models.bayesnet import chow_liu_tree, mutual_information, pair_counts
+from genmodels.models.bayesnet.model import chow_liu_tree, mutual_information, pair_counts
 
 TINY = DatasetInfo("tiny", "image", (1, 1, 3), 3, None, (0.0, 1.0))
 POINTS = DatasetInfo("toy2d", "points", (2,), None, None, (-3.0, 3.0))

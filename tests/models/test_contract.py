@@ -9,7 +9,7 @@ import torch
 
 from genmodels.data.base import DatasetInfo
 from genmodels.models import MODELS, build_model
-from genmodels.models.dequantize import bits_per_dim, dequantize
+from genmodels.models.core.dequantize import bits_per_dim, dequantize
 from genmodels.training import checkpoint as ckpt
 
 IMAGE = DatasetInfo("digits", "image", (1, 8, 8), 17, 10, (0.0, 1.0))

@@ -11,8 +11,8 @@ from torch import Tensor
 
 from genmodels.data.base import DatasetInfo
 from genmodels.models import build_model
-from genmodels.models.dequantize import dequantize
-from genmodels.models.flow import (
+from genmodels.models.core.dequantize import dequantize
+from genmodels.models.flow.model import (
     FlowConfig,
     alternating_mask,
     build_flow,
@@ -24,8 +24,8 @@ from genmodels.models.flow import (
     quantized_front,
     split_group,
 )
-from genmodels.models.flow_front import MADE, QuantizedAutoregressive, QuantizedCoupling
-from genmodels.models.flow_layers import (
+from genmodels.models.flow.front import MADE, QuantizedAutoregressive, QuantizedCoupling
+from genmodels.models.flow.layers import (
     ActNorm,
     AffineCoupling,
     FactorOut,

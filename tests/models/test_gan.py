@@ -10,7 +10,7 @@ from torch import nn
 from genmodels.data.base import DatasetInfo
 from genmodels.errors import ConfigError
 from genmodels.models import build_model
-from genmodels.models.gan import GAN, gradient_penalty, r1_logits_and_penalty
+from genmodels.models.gan.model import GAN, gradient_penalty, r1_logits_and_penalty
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.local import train_local
 from genmodels.training.loop import TrainJob

@@ -13,7 +13,7 @@ import genmodels.models.kde  # noqa: F401  (registers the family)
 from genmodels.data.base import DatasetInfo
 from genmodels.errors import ConfigError
 from genmodels.models import build_model
-from genmodels.models.kde import cv_scores, kept_dims
+from genmodels.models.kde.model import cv_scores, kept_dims
 
 POINTS = DatasetInfo("toy2d", "points", (2,), None, None, (-3.0, 3.0))
 IMAGE = DatasetInfo("digits", "image", (1, 4, 4), 17, None, (0.0, 1.0))

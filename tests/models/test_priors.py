@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
-from genmodels.models.priors import GaussianMixturePrior, mixture_log_density, mixture_sample
+from genmodels.models.core.priors import GaussianMixturePrior, mixture_log_density, mixture_sample
 
 
 def reference(means: torch.Tensor, log_std: torch.Tensor, log_w: torch.Tensor) -> MixtureSameFamily:

@@ -12,8 +12,8 @@ import torch
 import genmodels.models.rbm  # noqa: F401  (registers the family before the lead wires it in)
 from genmodels.data.base import DatasetInfo
 from genmodels.models import build_model
-from genmodels.models.rbm import RBM
-from genmodels.models.rbm_ais import ais_log_z, exact_log_z, log_mean_exp_with_stderr, softplus_increment
+from genmodels.models.rbm.model import RBM
+from genmodels.models.rbm.ais import ais_log_z, exact_log_z, log_mean_exp_with_stderr, softplus_increment
 
 DIGITS = DatasetInfo("digits", "image", (1, 8, 8), 17, 10, (0.0, 1.0))
 POINTS = DatasetInfo("toy2d", "points", (2,), None, 8, (-2.5, 2.5))
@@ -143,7 +143,7 @@ def test_sure_lower_bound_rescues_ais_when_it_misses_the_grey_mode(digits) -> No
 
 
 def exact_test_log_likelihood(model: RBM, digits) -> float:  # noqa: ANN001
-    from genmodels.models.dequantize import dequantize
+    from genmodels.models.core.dequantize import dequantize
 
     v = dequantize(torch.from_numpy(digits.test.x), 17, torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -7,7 +7,7 @@ import torch
 
 from genmodels.data.base import DatasetInfo
 from genmodels.models import build_model
-from genmodels.models.dequantize import dequantize
+from genmodels.models.core.dequantize import dequantize
 
 INFO = DatasetInfo("digits", "image", (1, 8, 8), 17, 10, (0.0, 1.0))
 

@@ -1,7 +1,7 @@
 """Generator and discriminator networks of the GAN family.
 
 Images: a DCGAN-style pair (Radford et al. 2016) sized from the data shape with
-:func:`genmodels.models.nets.conv_plan`: the generator maps ``z`` to ``(w 2^k, h0, w0)``
+:func:`genmodels.models.core.nets.conv_plan`: the generator maps ``z`` to ``(w 2^k, h0, w0)``
 maps and doubles the resolution k times with transposed convolutions while halving the
 channels; the discriminator mirrors it with stride-2 convolutions. ReLU in G, LeakyReLU(0.2)
 in D, as in DCGAN. MLPs (same activations) for points and small images.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from genmodels.models.nets import conv_plan
+from genmodels.models.core.nets import conv_plan
 
 LEAK = 0.2  # negative slope of the LeakyReLUs (Radford et al. 2016)
 

@@ -1,7 +1,7 @@
 """Variational autoencoder (Kingma & Welling 2014) with a beta-weighted KL (Higgins et al. 2017).
 
 The decoder is a Gaussian ``p(v|z) = N(mu(z), diag sigma^2(z))`` over dequantized data
-``v`` (see :mod:`genmodels.models.dequantize`), so its likelihood is comparable with the
+``v`` (see :mod:`genmodels.models.core.dequantize`), so its likelihood is comparable with the
 other families. The test likelihood is the importance-weighted bound of Burda et al. (2016):
 ``log p(v) >= E log (1/k) sum_i p(v, z_i) / q(z_i|v)``, ``z_i ~ q(z|v)``.
 
@@ -27,11 +27,11 @@ from torch import Tensor, nn
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.base import GenerativeModel
-from genmodels.models.dequantize import dequantize, quantize_back
-from genmodels.models.nets import ConvDecoder, ConvEncoder, mlp
-from genmodels.models.priors import GaussianMixturePrior, mixture_log_density, mixture_sample
-from genmodels.models.registry import register_model
+from genmodels.models.core.base import GenerativeModel
+from genmodels.models.core.dequantize import dequantize, quantize_back
+from genmodels.models.core.nets import ConvDecoder, ConvEncoder, mlp
+from genmodels.models.core.priors import GaussianMixturePrior, mixture_log_density, mixture_sample
+from genmodels.models.core.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -1,7 +1,7 @@
 """Normalizing flow: RealNVP (Dinh et al. 2017) with actnorm and 1x1 convs (Glow, Kingma &
 Dhariwal 2018), spline couplings (Durkan et al. 2019) and a quantization-aware front end.
 
-An invertible map ``f`` takes dequantized data ``v`` (see :mod:`genmodels.models.dequantize`)
+An invertible map ``f`` takes dequantized data ``v`` (see :mod:`genmodels.models.core.dequantize`)
 to a latent ``z = f(v)`` of the same shape with a base density (standard normal, or a
 learned Gaussian mixture), so the density is exact by the change of variables formula
 
@@ -10,7 +10,7 @@ learned Gaussian mixture), so the density is exact by the change of variables fo
 where the log-det sums every layer's term, including the pre-processing of images.
 
 Images: for coarsely quantized data (digits: 17 levels) a front end on the quantization
-cells (:mod:`genmodels.models.flow_front`) followed by a probit, otherwise RealNVP's logit;
+cells (:mod:`genmodels.models.flow.front`) followed by a probit, otherwise RealNVP's logit;
 the front end is a masked autoregressive layer over all pixels (MAF with piecewise-linear
 transformers, the default for small images) or a chain of piecewise-linear couplings over
 pixel groups, coarse to fine. Then RealNVP's multi-scale architecture: per level,
@@ -32,10 +32,10 @@ from torch import Tensor, nn
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.base import GenerativeModel
-from genmodels.models.dequantize import dequantize, quantize_back
-from genmodels.models.flow_front import QuantizedAutoregressive, QuantizedCoupling
-from genmodels.models.flow_layers import (
+from genmodels.models.core.base import GenerativeModel
+from genmodels.models.core.dequantize import dequantize, quantize_back
+from genmodels.models.flow.front import QuantizedAutoregressive, QuantizedCoupling
+from genmodels.models.flow.layers import (
     ActNorm,
     AffineCoupling,
     Coupling,
@@ -49,9 +49,9 @@ from genmodels.models.flow_layers import (
     SplineCoupling,
     Squeeze,
 )
-from genmodels.models.nets import mlp
-from genmodels.models.priors import GaussianMixturePrior
-from genmodels.models.registry import register_model
+from genmodels.models.core.nets import mlp
+from genmodels.models.core.priors import GaussianMixturePrior
+from genmodels.models.core.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
 CouplingKind = Literal["affine", "spline"]

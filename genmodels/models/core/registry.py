@@ -7,7 +7,7 @@ from typing import Any
 
 from genmodels.configbase import validate
 from genmodels.data.base import DatasetInfo
-from genmodels.models.base import GenerativeModel
+from genmodels.models.core.base import GenerativeModel
 from genmodels.registry import Registry
 
 MODELS: Registry[type[GenerativeModel]] = Registry("model family")

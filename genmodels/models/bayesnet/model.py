@@ -15,7 +15,7 @@ for a child (``ess / B`` for the root's marginal); ``ess = B^2`` is Laplace's ru
 with the table size keeps the prior's weight the same for 17 grey levels and for 98 point
 bins. Sampling is ancestral in the breadth-first (topological) order of the tree.
 
-Likelihood convention (:mod:`genmodels.models.dequantize`): a continuous ``v`` is uniform
+Likelihood convention (:mod:`genmodels.models.core.dequantize`): a continuous ``v`` is uniform
 inside its bin, so the density is ``p(v) = P(bin(v)) / prod_i width_i(bin_i(v))``. With one
 bin per grey level every width is ``1/K`` and bits/dim equals the exact discrete NLL
 ``-log2 P(k) / D``, comparable with every other family. The tail states of point data
@@ -35,8 +35,8 @@ from torch import Tensor
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.direct import DirectFitModel
-from genmodels.models.registry import register_model
+from genmodels.models.core.direct import DirectFitModel
+from genmodels.models.core.registry import register_model
 
 _MAX_STATES = 16384  # D * B above this makes the (D*B)^2 pair-count matrix too large
 _ROWS = 4096  # training samples one-hot encoded at once

@@ -97,7 +97,7 @@ class GenerativeModel(nn.Module):
         """Per-sample log-density in nats of the model's continuous density at ``x``.
 
         ``x`` is in the model's density space: dequantized data in [0, 1] for discrete
-        datasets (see :mod:`genmodels.models.dequantize`), raw values for continuous ones.
+        datasets (see :mod:`genmodels.models.core.dequantize`), raw values for continuous ones.
         """
         raise NotImplementedError(f"{type(self).__name__} has no tractable likelihood")
 

@@ -9,7 +9,7 @@ Layers act on points ``(n, D)`` or images ``(n, C, H, W)``; channels are dimensi
 References: RealNVP (Dinh, Sohl-Dickstein & Bengio 2017) for affine coupling, squeezing and
 multi-scale factoring out; Glow (Kingma & Dhariwal 2018) for actnorm and the invertible 1x1
 convolution; Neural Spline Flows (Durkan et al. 2019) for rational-quadratic splines. The layers on
-quantization cells are in :mod:`genmodels.models.flow_front`.
+quantization cells are in :mod:`genmodels.models.flow.front`.
 """
 
 from __future__ import annotations

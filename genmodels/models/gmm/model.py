@@ -1,7 +1,7 @@
 """Gaussian mixture model baseline, fitted by EM (Dempster, Laird & Rubin 1977).
 
 The mixture lives in the model's density space (dequantized data in [0, 1]^D for images,
-raw values for points; see :mod:`genmodels.models.dequantize`):
+raw values for points; see :mod:`genmodels.models.core.dequantize`):
 
     p(v) = sum_k w_k N(v; mu_k, Sigma_k).
 
@@ -28,9 +28,9 @@ from torch import Tensor
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.direct import DirectFitModel
-from genmodels.models.dequantize import dequantize, quantize_back
-from genmodels.models.registry import register_model
+from genmodels.models.core.direct import DirectFitModel
+from genmodels.models.core.dequantize import dequantize, quantize_back
+from genmodels.models.core.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
 _BLOCK = 1 << 22  # rows x components x dims evaluated at once by log_likelihood

@@ -22,7 +22,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genmodels.models.flow_layers import Coupling, FlowLayer
+from genmodels.models.flow.layers import Coupling, FlowLayer
 
 
 def cell_index(x: Tensor, bins: int) -> Tensor:
@@ -65,7 +65,7 @@ def quantized_cdf(x: Tensor, logits: Tensor, inverse: bool, floor: float = 1e-3)
 
 class QuantizedCoupling(Coupling):
     """Piecewise-linear coupling (Mueller et al. 2019) whose ``K`` input bins are the data's
-    quantization cells ``[k/K, (k+1)/K)`` of [0, 1] (see :mod:`genmodels.models.dequantize`).
+    quantization cells ``[k/K, (k+1)/K)`` of [0, 1] (see :mod:`genmodels.models.core.dequantize`).
 
     A free element is mapped to [0, 1] by the CDF of a categorical ``q`` over the K levels,
     predicted from the elements under ``cond``:

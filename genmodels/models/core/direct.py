@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genmodels.models.base import GenerativeModel
+from genmodels.models.core.base import GenerativeModel
 
 
 class DirectFitModel(GenerativeModel):

@@ -12,7 +12,7 @@ The discriminator ``D`` outputs one logit per input; with ``x`` real and ``G(z)`
   ``n_critic`` critic steps per generator step.
 
 Data space: for discrete data the discriminator sees real data dequantized,
-``v = (k + u) / K`` (:mod:`genmodels.models.dequantize`), and the generator's sigmoid output
+``v = (k + u) / K`` (:mod:`genmodels.models.core.dequantize`), and the generator's sigmoid output
 lives in the same continuous cube; otherwise the discriminator could tell real from fake by
 the 1/(K-1) grid alone, a feature no continuous generator can match. :meth:`GAN.decode`
 maps back to data space. The sampler is an exponential moving average of the generator's
@@ -35,10 +35,10 @@ from torch import Tensor, nn
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.base import GenerativeModel
-from genmodels.models.dequantize import dequantize, quantize_back
-from genmodels.models.gan_nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
-from genmodels.models.registry import register_model
+from genmodels.models.core.base import GenerativeModel
+from genmodels.models.core.dequantize import dequantize, quantize_back
+from genmodels.models.gan.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from genmodels.models.core.registry import register_model
 
 Critic = Callable[[Tensor], Tensor]
 MIN_CONV_SIDE = 16  # arch "auto" uses convolutions from this image side up, an MLP below it

@@ -7,7 +7,7 @@ Hidden units are Bernoulli; the visible units are one of
   ``-E(v, h) = b.v + c.h + v'Wh + sum_i log C(N, v_i)``, ``v_i in {0..N}``, so
   ``p(v_i | h) = Binomial(N, sigmoid(b_i + W_i h))``. Its probability ``P(k)`` of the
   discrete levels gives the density ``log p(v) = log P(k) + D log K`` of dequantized data
-  (:mod:`genmodels.models.dequantize`), exactly comparable with the other families.
+  (:mod:`genmodels.models.core.dequantize`), exactly comparable with the other families.
 * ``bernoulli``: the same with ``N = 1`` on images binarized at 0.5; ``P(k)`` spreads the
   probability of each binary value evenly over the levels that binarize to it.
 * ``gaussian`` (Cho et al. 2011): ``E(v, h) = sum_i (v_i - b_i)^2 / 2 s_i^2 - c.h - sum_ij
@@ -36,10 +36,10 @@ from torch import Tensor, nn
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.base import GenerativeModel
-from genmodels.models.dequantize import dequantize, quantize_back
-from genmodels.models.rbm_ais import MAX_EXACT_HIDDEN, LogZEstimate, ais_log_z, exact_log_z, hidden_subset_log_z
-from genmodels.models.registry import register_model
+from genmodels.models.core.base import GenerativeModel
+from genmodels.models.core.dequantize import dequantize, quantize_back
+from genmodels.models.rbm.ais import MAX_EXACT_HIDDEN, LogZEstimate, ais_log_z, exact_log_z, hidden_subset_log_z
+from genmodels.models.core.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
 _COUNT_TRIALS_LIMIT = 1 << 22  # binomial draws by counting uniforms up to this many trials per call
