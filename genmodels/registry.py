@@ -1,7 +1,8 @@
 """A small typed name -> object registry.
 
-Built-in datasets, models, metrics and feature extractors register through the same
-public decorator users get, so adding one never means editing an if-chain.
+Built-in datasets, model families, metrics and feature extractors each have a registry of
+this class, and built-ins register through the same public decorator users get, so adding
+one never means editing an if-chain.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    def ordered(self) -> list[str]:
+        """Names in registration order (built-ins first, in the order their modules register them)."""
+        return list(self._items)
+
+    def unregister(self, name: str) -> None:
+        self.get(name)  # one clear error for an unknown name
+        del self._items[name]
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

@@ -24,6 +24,15 @@ ParamsOpt = typer.Option(None, "--params", help="params file relative to the pro
 
 @app.command()
 @one_line_errors
+def check(params: Optional[str] = ParamsOpt) -> None:
+    """Validate the whole params file (every key, every model section) -> build/params.ok."""
+    from pipelines import check as stage
+
+    stage.run(project_root(), params)
+
+
+@app.command()
+@one_line_errors
 def prepare(params: Optional[str] = ParamsOpt) -> None:
     """Load the configured dataset -> data/prepared/{train,test}.parquet, card.json."""
     from pipelines import prepare as stage
@@ -88,10 +97,10 @@ def metrics(
     cache: Optional[Path] = typer.Option(None, "--cache", help="feature cache folder (default: $GENMODELS_CACHE or .genmodels_cache)"),
 ) -> None:
     """Sample metrics (IS, FID, KID, PRDC, diagnostics) between any two sample files."""
+    import os
+
     from genmodels.config import EvaluateConfig
     from pipelines import metrics_cmd
-
-    import os
 
     cache_dir = cache or Path(os.environ.get("GENMODELS_CACHE", ".genmodels_cache")) / "features"
     result = metrics_cmd.run(real, fake, evaluator, out, features_out, EvaluateConfig(), seed, cache_dir)

@@ -1,15 +1,12 @@
-"""Shared stage plumbing: the project root, params, atomic outputs, one-line errors."""
+"""Shared stage plumbing: the project root, params, the dataset card, one-line errors."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +25,7 @@ def project_root() -> Path:
 
 
 def params(root: Path, path: str | None = None) -> Params:
-    return load_params(root / (path or "params.yaml"))
+    return load_params(root / (path or paths.PARAMS))
 
 
 def log(msg: str) -> None:
@@ -47,28 +44,6 @@ def one_line_errors(fn: F) -> F:
             raise SystemExit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-@contextlib.contextmanager
-def staged_dir(final: Path) -> Iterator[Path]:
-    """Yield a temp folder beside ``final``; on success it replaces ``final`` at once."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
-    try:
-        yield tmp
-        from genmodels.training.checkpoint import replace_dir
-
-        replace_dir(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
 
 
 def sha256(path: Path) -> str:
@@ -91,17 +66,11 @@ def load_card(root: Path) -> dict[str, Any]:
 
 
 def load_info(root: Path) -> DatasetInfo:
-    from genmodels.training.checkpoint import info_from_dict
-
-    card = load_card(root)
-    return info_from_dict({k: card[k] for k in ("name", "kind", "shape", "levels", "num_classes", "value_range", "extra")})
+    return DatasetInfo.from_json(load_card(root))
 
 
-def load_prepared(root: Path, splits: tuple[str, ...] = ("train", "test")) -> PreparedData:
-    info = load_info(root)
-    train = read_samples(root / paths.TRAIN) if "train" in splits else None
-    test = read_samples(root / paths.TEST) if "test" in splits else None
-    return PreparedData(train=train, test=test, info=info)  # type: ignore[arg-type]
+def load_prepared(root: Path) -> PreparedData:
+    return PreparedData(train=read_samples(root / paths.TRAIN), test=read_samples(root / paths.TEST), info=load_info(root))
 
 
 def storage_path(root: Path, configured: str | None) -> str:

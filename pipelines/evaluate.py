@@ -1,4 +1,4 @@
-"""Stage ``evaluate@<model>``: every metric of DESIGN.md -> metrics/<model>.json and MLflow."""
+"""Stage ``evaluate@<model>``: every registered metric -> metrics/<model>.json and MLflow."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from pathlib import Path
 
 import yaml
 
+from genmodels.atomic import write_json
 from genmodels.data import read_samples
+from genmodels.device import resolve_device
 from genmodels.errors import DataError
 from genmodels.metrics.features import load_extractor
 from genmodels.metrics.reference import load_reference
-from genmodels.metrics.suite import MetricReport, model_metrics, sample_metrics
+from genmodels.metrics.suite import evaluate
 from genmodels.training.checkpoint import load_model
 from pipelines import paths
-from pipelines.common import load_info, log, params, stable_hash, write_json
+from pipelines.common import load_info, log, params, stable_hash
 
 
 def dvc_lock_tags(root: Path, name: str) -> dict[str, str]:
@@ -35,20 +37,18 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
 
     p = params(root, params_file)
     info = load_info(root)
+    device = resolve_device(p.scaling.use_gpu)
     model_dir = root / paths.model_dir(name)
-    model = load_model(model_dir)
-    extractor = load_extractor(root / paths.EVALUATOR)
+    model = load_model(model_dir, device)
+    extractor = load_extractor(root / paths.EVALUATOR, device)
     ref = load_reference(root / paths.REFERENCE)
     fake = read_samples(root / paths.samples_file(name))
     if fake.shape != tuple(info.shape):
         raise DataError(f"{paths.samples_file(name)}: sample shape {list(fake.shape)} != dataset shape {list(info.shape)}")
     test = read_samples(root / paths.TEST)
-
-    report = MetricReport()
-    sample_metrics(report, ref, fake.x, extractor, info, ref.get("labels"), p.evaluate, p.seed)
-    model_metrics(report, model, extractor, test.x, p.evaluate, p.seed)
-    history = json.loads((model_dir / "history.json").read_text())
-    report.metrics["train_seconds"] = history[-1]["train_seconds"]
+    history = json.loads((model_dir / paths.HISTORY_FILE).read_text())
+    report, _ = evaluate(ref, fake.x, extractor, info, p.evaluate, p.seed, real_labels=ref.get("labels"),
+                         model=model, test_x=test.x, history=history)  # fmt: skip
     result = report.as_json()
     write_json(root / paths.metrics_file(name), result)
     with model_run(root, p.experiment, name, model_dir / "mlflow.json", new=False) as mlrun:

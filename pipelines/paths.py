@@ -1,6 +1,7 @@
 """Every file the pipeline reads or writes, relative to the project root (see DESIGN.md).
 
-``dvc.yaml`` names the same paths; ``tests/pipelines/test_dvc_yaml.py`` keeps them in sync.
+``dvc.yaml`` names the same paths; ``tests/pipelines/test_dvc_yaml.py`` checks that every
+path a stage's code touches is declared there (and nothing else is).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ REPORTS = Path("reports")
 LEADERBOARD_CSV = REPORTS / "leaderboard.csv"
 LEADERBOARD_MD = REPORTS / "leaderboard.md"
 RUNS = Path(".ray_runs")  # Ray Train / local checkpoints (resume state), not a DVC output
+PARAMS_RESOLVED = Path("build/params.resolved.yaml")  # the check stage: params.yaml with every default filled in; stages declare params from it
+HISTORY_FILE = "history.json"  # per-epoch training history inside models/<model>/
 
 
 def model_dir(name: str) -> Path:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 
+from genmodels.atomic import staged_dir, write_json
 from genmodels.data import load_dataset, write_samples
 from pipelines import paths
-from pipelines.common import log, params, sha256, staged_dir, write_json
+from pipelines.common import log, params, sha256
 
 
 def run(root: Path, params_file: str | None = None) -> dict:
@@ -19,7 +19,7 @@ def run(root: Path, params_file: str | None = None) -> dict:
         write_samples(tmp / paths.TRAIN.name, data.train)
         write_samples(tmp / paths.TEST.name, data.test)
         card = {
-            **dataclasses.asdict(data.info),
+            **data.info.to_json(),
             "sizes": {"train": len(data.train), "test": len(data.test)},
             "observed_range": [float(np.min(data.train.x)), float(np.max(data.train.x))],
             "sha256": {f.name: sha256(tmp / f.name) for f in (paths.TRAIN, paths.TEST)},

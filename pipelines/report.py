@@ -1,26 +1,21 @@
-"""Stage ``report``: reports/leaderboard.{csv,md}, one row per model, one column per metric."""
+"""Stage ``report``: reports/leaderboard.{csv,md}, one row per model, one column per metric key.
+
+Columns and the "better" line come from the metric registry, so a newly registered metric
+appears here with nothing else edited.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
+from genmodels.atomic import write_text
 from genmodels.errors import DataError
-from genmodels.metrics.suite import METRIC_KEYS
+from genmodels.metrics.registry import key_specs
 from pipelines import paths
 from pipelines.common import log, params
-
-# Columns in reading order: quality first, then likelihood, diagnostics, cost.
-COLUMNS = ("fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage", "ppl",
-           "nll_bits_per_dim", "modes_covered", "high_quality_fraction", "class_coverage", "anomaly_auroc",
-           "train_seconds", "samples_per_second")  # fmt: skip
-
-
-if set(COLUMNS) != set(METRIC_KEYS):  # a new metric must get a leaderboard column
-    raise RuntimeError(f"leaderboard columns out of sync with METRIC_KEYS: {set(COLUMNS) ^ set(METRIC_KEYS)}")
 
 
 def fmt(v: float | None) -> str:
@@ -31,36 +26,39 @@ def fmt(v: float | None) -> str:
     return f"{v:.1f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
-def rows(root: Path, models: list[str]) -> list[dict]:
+def rows(root: Path, models: dict[str, str], columns: list[str]) -> list[dict]:
     out = []
-    for name in models:
+    for name, family in models.items():
         path = root / paths.metrics_file(name)
         if not path.is_file():
             raise DataError(f"metrics file not found: {path} (run evaluate@{name})")
         m = json.loads(path.read_text())
-        family = json.loads((root / paths.model_dir(name) / "config.json").read_text())["family"]
-        out.append({"model": name, "family": family, **{k: m.get(k) for k in COLUMNS}})
+        out.append({"model": name, "family": family, **{k: m.get(k) for k in columns}})
     return out
+
+
+def markdown(table: list[dict], columns: list[str]) -> str:
+    specs = key_specs()
+    lower = [k for k in columns if specs[k].better == "lower"]
+    higher = [k for k in columns if specs[k].better == "higher"]
+    md = ["| model | family | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
+    md += [f"| {r['model']} | {r['family']} | " + " | ".join(fmt(r[k]) for k in columns) + " |" for r in table]
+    md.append("")
+    md.append(f"Lower is better: {', '.join(lower)}. Higher is better: {', '.join(higher)}. "
+              "— = undefined for the family (see metrics/<model>.json notes).")  # fmt: skip
+    return "\n".join(md) + "\n"
 
 
 def run(root: Path, params_file: str | None = None) -> list[dict]:
     p = params(root, params_file)
-    table = rows(root, p.models)
+    columns = list(key_specs())
+    table = rows(root, p.models, columns)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["model", "family", *COLUMNS], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=["model", "family", *columns], lineterminator="\n")
     writer.writeheader()
     for r in table:
         writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    md = ["| model | family | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
-    md += [f"| {r['model']} | {r['family']} | " + " | ".join(fmt(r[k]) for k in COLUMNS) + " |" for r in table]
-    md.append("")
-    md.append("Lower is better: fid, kid, ppl, nll_bits_per_dim. Higher is better: is, precision, recall, density, coverage, "
-              "modes_covered, high_quality_fraction, class_coverage, anomaly_auroc. — = undefined for the family (see metrics/<model>.json notes).")  # fmt: skip
-    out_dir = root / paths.REPORTS
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path, text in ((root / paths.LEADERBOARD_CSV, buf.getvalue()), (root / paths.LEADERBOARD_MD, "\n".join(md) + "\n")):
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_text(root / paths.LEADERBOARD_CSV, buf.getvalue())
+    write_text(root / paths.LEADERBOARD_MD, markdown(table, columns))
     log(f"report: {len(table)} model(s) -> {paths.LEADERBOARD_MD}")
     return table

@@ -5,39 +5,26 @@ No MLflow here: ``evaluate@<model>`` logs the picture with the metrics into the 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from genmodels.atomic import write_file
 from genmodels.data import Samples, read_samples, write_samples
+from genmodels.device import resolve_device
+from genmodels.sampling import draw_samples
 from genmodels.training.checkpoint import load_model
 from genmodels.viz import samples_picture
 from pipelines import paths
 from pipelines.common import log, params
 
 
-def draw(model, n: int, batch_size: int, seed: int, temperature: float) -> np.ndarray:  # noqa: ANN001
-    gen = torch.Generator(device=model.device).manual_seed(seed)
-    with torch.no_grad():
-        parts = [model.sample(min(batch_size, n - s), gen, temperature).float().cpu() for s in range(0, n, batch_size)]
-    x = torch.cat(parts).numpy()
-    if model.info.kind == "image":
-        x = np.clip(x, 0.0, 1.0)
-    return x
-
-
 def run(root: Path, name: str, params_file: str | None = None) -> dict:
     p = params(root, params_file)
-    model = load_model(root / paths.model_dir(name))
+    model = load_model(root / paths.model_dir(name), resolve_device(p.scaling.use_gpu))
     cfg = p.sample
-    x = draw(model, cfg.n, cfg.batch_size, p.seed + 1, cfg.temperature)
-    out, png = root / paths.samples_file(name), root / paths.samples_png(name)
+    x = draw_samples(model, cfg.n, p.seed + 1, cfg.batch_size, cfg.temperature)
     real = read_samples(root / paths.TEST).x if model.info.kind != "image" else None
-    write_samples(out, Samples(x=x))
-    tmp_png = png.with_name(f".{png.name}.tmp-{os.getpid()}.png")
-    samples_picture(x[: cfg.grid] if model.info.kind == "image" else x, model.info.kind, real).save(tmp_png)
-    os.replace(tmp_png, png)
+    write_samples(root / paths.samples_file(name), Samples(x=x))
+    picture = samples_picture(x[: cfg.grid] if model.info.kind == "image" else x, model.info.kind, real)
+    write_file(root / paths.samples_png(name), lambda tmp: picture.save(tmp, format="PNG"))
     log(f"sample {name}: {len(x)} samples -> {paths.samples_file(name)}")
     return {"n": len(x)}

@@ -12,16 +12,16 @@ import shutil
 import time
 from pathlib import Path
 
-import torch
-
+from genmodels.atomic import staged_dir, write_json
 from genmodels.config import Params
 from genmodels.data import read_samples
+from genmodels.device import resolve_device
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.config import ScalingConfig
 from genmodels.training.local import train_local
 from genmodels.training.loop import TrainJob
 from pipelines import paths
-from pipelines.common import load_card, load_info, log, params, stable_hash, staged_dir, storage_path, write_json
+from pipelines.common import load_card, load_info, log, params, stable_hash, storage_path
 
 
 def resolve_backend(scaling: ScalingConfig) -> str:
@@ -32,53 +32,46 @@ def resolve_backend(scaling: ScalingConfig) -> str:
     return "ray" if wants_ray else "local"
 
 
-def build_job(root: Path, p: Params, name: str) -> tuple[TrainJob, dict]:
-    """The training job of model section ``name`` on the prepared data (and the data card)."""
-    section = p.section(name)
-    card, info = load_card(root), load_info(root)
-    job = TrainJob(
-        name=name,
-        family=section.family or name,
-        model_config=section.model,
-        fit=section.fit.model_dump(mode="json"),
-        info=ckpt.info_to_dict(info),
-        seed=p.seed,
-    )
-    return job, card
+def build_job(root: Path, p: Params, name: str) -> TrainJob:
+    """The training job of model ``name`` on the prepared data."""
+    spec = p.spec(name)
+    return TrainJob(name=name, family=spec.family, model_config=spec.config, fit=spec.fit, info=load_info(root), seed=p.seed)
+
+
+def fit(root: Path, p: Params, job: TrainJob, run_name: str, backend: str) -> Path:
+    """Train on the chosen backend; returns the folder of the final checkpoint."""
+    train = read_samples(root / paths.TRAIN)
+    storage = storage_path(root, p.scaling.storage_path)
+    if backend == "ray":
+        from genmodels.training.ray_adapter import train_ray
+
+        return train_ray(job, train.x, train.y, storage, run_name, p.scaling.num_workers, p.scaling.use_gpu, p.scaling.cpus_per_worker)
+    if "://" in storage:  # the in-process backend checkpoints to local disk only
+        storage = storage_path(root, None)
+    return train_local(job, train.x, train.y, Path(storage) / run_name, str(resolve_device(p.scaling.use_gpu)))
 
 
 def run(root: Path, name: str, params_file: str | None = None) -> dict:
     from genmodels.tracking.mlflow_adapter import model_run, write_run_file
 
     p = params(root, params_file)
-    section = p.section(name)
-    job, card = build_job(root, p, name)
-    train = read_samples(root / paths.TRAIN)
-    run_name = f"{name}-{stable_hash([job.family, job.model_config, job.fit, job.seed, card['sha256']])[:12]}"
+    job = build_job(root, p, name)
+    run_name = f"{name}-{stable_hash([*job.fingerprint(), load_card(root)['sha256']])[:12]}"
     backend = resolve_backend(p.scaling)
-    storage = storage_path(root, p.scaling.storage_path)
-    if backend == "local" and "://" in storage:  # the in-process backend checkpoints to local disk only
-        storage = storage_path(root, None)
     log(f"train {name}: family={job.family} backend={backend} workers={p.scaling.num_workers} run={run_name}")
-
     out_dir = root / paths.model_dir(name)
     with model_run(root, p.experiment, name, out_dir / "mlflow.json", new=True) as mlrun:
-        mlrun.log_params({"model": name, "seed": p.seed, "data": p.data.model_dump(mode="json"), "scaling": p.scaling.model_dump(mode="json"), name: section.model_dump(mode="json")})
+        section = {"family": job.family, "model": job.model_config.model_dump(mode="json"), "fit": job.fit.model_dump(mode="json")}
+        mlrun.log_params({"model": name, "seed": p.seed, "data": p.data.model_dump(mode="json"), "scaling": p.scaling.model_dump(mode="json"), name: section})
         mlrun.set_tags({"genmodels.family": job.family, "genmodels.backend": backend, "genmodels.ray_run": run_name})
         t0 = time.perf_counter()
-        if backend == "ray":
-            from genmodels.training.ray_adapter import train_ray
-
-            final = train_ray(job, train.x, train.y, storage, run_name, p.scaling.num_workers, p.scaling.use_gpu, p.scaling.cpus_per_worker)
-        else:
-            device = "cuda" if p.scaling.use_gpu and torch.cuda.is_available() else "cpu"
-            final = train_local(job, train.x, train.y, Path(storage) / run_name, device)
+        final = fit(root, p, job, run_name, backend)
         wall = time.perf_counter() - t0
         history = ckpt.read_trainer_state(final)["history"]
         with staged_dir(out_dir) as tmp:
             for f in (ckpt.MODEL_FILE, ckpt.CONFIG_FILE):
                 shutil.copy2(final / f, tmp / f)
-            write_json(tmp / "history.json", history)
+            write_json(tmp / paths.HISTORY_FILE, history)
             write_run_file(tmp / "mlflow.json", mlrun)
         if backend == "ray":
             shutil.rmtree(final, ignore_errors=True)

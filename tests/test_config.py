@@ -16,8 +16,14 @@ from genmodels.errors import ConfigError
         ({"data": {"test_fraction": 2}}, "data.test_fraction: Input should be less than 1"),
         ({"seed": "x"}, "seed: Input should be a valid integer"),
         ({"vae": {"fit": {"lr": -1}}}, "vae.fit.lr: Input should be greater than 0"),
-        ({"models": ["nope"]}, "nope: unknown model family 'nope'"),
-        ({"typo_section": 3}, "typo_section: unknown key"),
+        ({"models": {"m": "nope"}}, "models.m: unknown model family 'nope' (known: bayesnet"),
+        ({"models": ["vae"]}, "models: a mapping of model name to family is needed"),
+        ({"typo_section": 3}, "typo_section: unknown top-level key"),
+        ({"evalute": {}}, "evalute: unknown top-level key (did you mean 'evaluate'?)"),
+        ({"evaluate": {"kid_subset": 3}}, "evaluate.kid_subset: unknown key (did you mean 'kid_subsets'?)"),
+        ({"vae": {"fit": {"epoch": 3}}}, "vae.fit.epoch: unknown key (did you mean 'epochs'?)"),
+        ({"vae": {"family": "vae"}}, "vae.family: unknown key"),
+        ({"evaluate": {"ood": "holdout-class"}}, "evaluate.ood: Input should be 'permuted'"),
         ({"scaling": {"backend": "spark"}}, "scaling.backend: Input should be 'auto', 'ray' or 'local'"),
         ({"vae": {"model": {"arch": "mlp", "beta": 0}}}, "vae.model.beta: Input should be greater than 0"),
         ({"evaluate": {"kid_subsets": 1.5}}, "evaluate.kid_subsets: Input should be a valid integer"),
@@ -32,10 +38,14 @@ def test_bad_params_name_the_key(raw: dict, message: str) -> None:
 
 
 def test_defaults_and_variants() -> None:
-    p = validate(Params, {"models": ["vae", "vae_conv"], "vae_conv": {"family": "vae", "model": {"arch": "conv"}}})
-    assert p.section("vae").family == "vae"
-    assert p.section("vae_conv").model == {"arch": "conv"}
+    from genmodels.models.vae.model import VAEConfig
+
+    p = validate(Params, {"models": {"vae": "vae", "vae_conv": "vae"}, "vae_conv": {"model": {"arch": "conv"}}})
+    assert p.spec("vae").family == "vae" and p.spec("vae").config == VAEConfig()
+    assert p.spec("vae_conv").config == VAEConfig(arch="conv")  # a typed object, not a mapping
     assert p.seed == 0 and p.data.name == "digits"
+    with pytest.raises(ConfigError, match="'gan' is not listed"):
+        p.spec("gan")
 
 
 def test_load_params_file_errors(tmp_path) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from genmodels.atomic import write_file
 from genmodels.errors import DataError
 
 SHAPE_KEY = b"shape"
@@ -52,14 +53,7 @@ def write_samples(path: str | os.PathLike, samples: Samples) -> None:
         columns["y"] = pa.array(np.asarray(samples.y, dtype=np.int64))
     table = pa.table(columns)
     table = table.replace_schema_metadata({SHAPE_KEY: json.dumps(list(samples.shape)).encode()})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_file(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def read_samples(path: str | os.PathLike) -> Samples:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,7 +20,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from genmodels.atomic import write_file
 from genmodels.errors import DataError
+from genmodels.metrics import defaults
 from genmodels.registry import Registry
 
 WEIGHTS_FILE, CONFIG_FILE = "extractor.pt", "extractor.json"
@@ -43,6 +44,18 @@ class FeatureExtractor(nn.Module):
 
     #: Largest batch :func:`extract` feeds at once (big networks keep many maps per image).
     max_batch_size: ClassVar[int] = 1000
+
+    #: Data kinds ("image", "points") for which ``evaluator.extractor: auto`` picks this extractor.
+    auto_for: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def build(cls, data: Any, cfg: Any, seed: int, device: torch.device) -> tuple["FeatureExtractor", dict[str, Any]]:
+        """Make the extractor for prepared ``data`` (the ``evaluator`` stage); returns it and a card of facts.
+
+        ``data`` is a :class:`~genmodels.data.base.PreparedData`, ``cfg`` the ``evaluator``
+        section. Raise :class:`~genmodels.errors.ConfigError` when the data does not fit.
+        """
+        raise NotImplementedError(f"feature extractor {cls.name!r} cannot be built by the evaluator stage")
 
     @property
     def has_logits(self) -> bool:
@@ -93,7 +106,7 @@ def extract(
     extractor: FeatureExtractor,
     x: np.ndarray | Tensor,
     layers: Sequence[str] = ("features",),
-    batch_size: int = 500,
+    batch_size: int = defaults.BATCH_SIZE,
     device: str | torch.device | None = None,
     progress: bool | None = None,
 ) -> dict[str, np.ndarray]:
@@ -146,8 +159,5 @@ def extract_cached(
         with np.load(path, allow_pickle=False) as z:
             return {name: z[name] for name in layers}
     out = extract(extractor, data, layers, **kwargs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, **out)
-    os.replace(tmp, path)
+    write_file(path, lambda tmp: np.savez(tmp, **out))
     return out

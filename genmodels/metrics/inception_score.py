@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from genmodels.metrics import defaults
 from genmodels.metrics.fid import as_feature_matrix
 
 __all__ = ["inception_score"]
@@ -32,7 +33,7 @@ def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def inception_score(
-    logits: Any, splits: int = 10, shuffle: bool = True, seed: int = 0
+    logits: Any, splits: int = defaults.IS_SPLITS, shuffle: bool = True, seed: int = 0
 ) -> tuple[float, float]:
     """IS (Salimans et al. 2016) of class logits (N, C): mean and std over ``splits``.
 

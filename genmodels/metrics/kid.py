@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from genmodels.metrics import defaults
 from genmodels.metrics.fid import as_feature_matrix
 
 __all__ = ["SubsetKernelSums", "kid_from_features", "polynomial_mmd2", "subset_indices"]
@@ -154,9 +155,9 @@ class SubsetKernelSums:
 def kid_from_features(
     real: Any,
     fake: Any,
-    subsets: int = 100,
-    subset_size: int = 1000,
-    degree: int = 3,
+    subsets: int = defaults.KID_SUBSETS,
+    subset_size: int = defaults.KID_SUBSET_SIZE,
+    degree: int = defaults.KID_DEGREE,
     gamma: float | None = None,
     coef0: float = 1,
     seed: int = 0,

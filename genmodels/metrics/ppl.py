@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genmodels.metrics import defaults
+
 __all__ = [
     "lerp",
     "normalized_activation_distance",
@@ -125,13 +127,13 @@ def perceptual_path_length(
     distance: Distance,
     n: int,
     latent_dim: int,
-    epsilon: float = 1e-4,
-    sampling: str = "full",
+    epsilon: float = defaults.PPL_EPSILON,
+    sampling: str = defaults.PPL_SAMPLING,
     space: str = "gaussian",
     batch_size: int = 64,
     seed: int = 0,
-    lower: float | None = 1,
-    upper: float | None = 99,
+    lower: float | None = defaults.PPL_PERCENTILES[0],
+    upper: float | None = defaults.PPL_PERCENTILES[1],
     *,
     interpolation: str | None = None,
     draw: Callable[[int, torch.Generator], Tensor] | None = None,

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from genmodels.metrics import defaults
 from genmodels.metrics.fid import as_feature_matrix
 from genmodels.metrics.kid import SubsetKernelSums
 
@@ -101,7 +102,7 @@ def knn_squared_radii(features: Any, k: int = 5, block_size: int = 2048,
     return np.maximum(best.max(axis=1), 0.0)
 
 
-def prdc_from_features(real: Any, fake: Any, k: int = 5, block_size: int = 2048,
+def prdc_from_features(real: Any, fake: Any, k: int = defaults.PRDC_K, block_size: int = 2048,
                        kid: SubsetKernelSums | None = None) -> dict[str, float]:
     """Precision, recall (Kynkäänniemi et al. 2019), density, coverage (Naeem et al. 2020).
 

@@ -6,11 +6,8 @@ Trainer state (optimizers, epoch, history) goes to ``trainer.pt`` beside them fo
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +21,6 @@ from genmodels.models.core.registry import build_model
 MODEL_FILE, CONFIG_FILE, TRAINER_FILE = "model.pt", "config.json", "trainer.pt"
 
 
-def info_to_dict(info: DatasetInfo) -> dict[str, Any]:
-    return dataclasses.asdict(info)
-
-
-def info_from_dict(d: dict[str, Any]) -> DatasetInfo:
-    d = dict(d)
-    d["shape"] = tuple(d["shape"])
-    d["value_range"] = tuple(d["value_range"])
-    return DatasetInfo(**d)
-
-
 def write_model(path: Path, model: GenerativeModel, family: str, extra: dict[str, Any] | None = None) -> None:
     """Write ``model.pt`` + ``config.json`` into ``path`` (created)."""
     path.mkdir(parents=True, exist_ok=True)
@@ -42,7 +28,7 @@ def write_model(path: Path, model: GenerativeModel, family: str, extra: dict[str
     meta = {
         "family": family,
         "config": model.config.model_dump(mode="json"),
-        "data_info": info_to_dict(model.info),
+        "data_info": model.info.to_json(),
         **(extra or {}),
     }
     (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -62,7 +48,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     """Rebuild a model from a checkpoint folder written by :func:`write_model`."""
     path = Path(path)
     meta = read_config(path)
-    model = build_model(meta["family"], meta["config"], info_from_dict(meta["data_info"]))
+    model = build_model(meta["family"], meta["config"], DatasetInfo.from_json(meta["data_info"]))
     weights = path / MODEL_FILE
     if not weights.is_file():
         raise DataError(f"checkpoint weights not found: {weights}")
@@ -90,13 +76,3 @@ def read_trainer_state(path: Path) -> dict[str, Any]:
     return state
 
 
-def replace_dir(src: Path, dst: Path) -> None:
-    """Move a finished folder into place, replacing ``dst`` (no half-written outputs)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if dst.exists():
-        old = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.old-"))
-        os.replace(dst, old / "x")
-    shutil.move(str(src), str(dst))
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genmodels.atomic import staged_dir
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.loop import Restored, TrainJob, describe, restore_dir, train_worker
 
@@ -39,13 +40,8 @@ class LocalContext:
         return restore_dir(latest, self.device)
 
     def save(self, metrics: dict[str, float], write: Callable[[Path], None]) -> None:
-        final = self.run_dir / f"checkpoint_{int(metrics['epoch']):06d}"
-        tmp = self.run_dir / f".tmp_{final.name}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        write(tmp)
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        with staged_dir(self.run_dir / f"checkpoint_{int(metrics['epoch']):06d}") as tmp:
+            write(tmp)
         for old in self.checkpoints()[:-KEEP]:
             shutil.rmtree(old, ignore_errors=True)
         self.log(describe(metrics))

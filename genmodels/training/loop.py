@@ -12,14 +12,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import Tensor
 
+from genmodels.configbase import StrictModel
+from genmodels.data.base import DatasetInfo
 from genmodels.errors import GenmodelsError
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.registry import build_model
@@ -33,15 +36,29 @@ class TrainingDiverged(GenmodelsError):
 
 @dataclass(frozen=True)
 class TrainJob:
-    """Everything a worker needs to train one model (picklable, JSON-like fields)."""
+    """Everything a worker needs to train one model: validated configs, picklable for Ray."""
 
-    name: str
-    family: str
-    model_config: dict[str, Any]
-    fit: dict[str, Any]
-    info: dict[str, Any]
+    name: str  # the model's name in params.yaml
+    family: str  # its registered family
+    model_config: StrictModel  # the family's config object
+    fit: FitConfig
+    info: DatasetInfo
     seed: int
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, name: str, family: str, model_config: dict[str, Any] | StrictModel, fit: dict[str, Any] | FitConfig, info: DatasetInfo, seed: int) -> "TrainJob":
+        """Build a job from mappings or config objects (mappings are validated by the family's config class)."""
+        from genmodels.configbase import validate
+        from genmodels.models.core.registry import model_class
+
+        config_cls = model_class(family).config_cls
+        model = model_config if isinstance(model_config, config_cls) else validate(config_cls, model_config, f"{name}.model")
+        fit = fit if isinstance(fit, FitConfig) else validate(FitConfig, fit, f"{name}.fit")
+        return cls(name=name, family=family, model_config=model, fit=fit, info=info, seed=seed)
+
+    def fingerprint(self) -> list[Any]:
+        """JSON-able identity of the training run (everything that shapes the weights)."""
+        return [self.family, self.model_config.model_dump(mode="json"), self.fit.model_dump(mode="json"), self.seed, self.info.to_json()]
 
 
 @dataclass
@@ -102,15 +119,30 @@ def build_optimizers(model: GenerativeModel, fit: FitConfig) -> tuple[dict[str, 
     return optimizers, schedulers
 
 
-def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: WorkerContext) -> list[dict[str, float]]:
-    """Train ``job`` on ``(x, y)``; returns the per-epoch history (every rank)."""
-    fit = FitConfig.model_validate(job.fit)
-    info = ckpt.info_from_dict(job.info)
+@dataclass
+class _State:
+    """A worker's live training state: the model, its optimizers and the history so far."""
+
+    model: GenerativeModel
+    optimizers: dict[str, torch.optim.Optimizer]
+    schedulers: dict[str, Any]
+    history: list[dict[str, float]]
+    start_epoch: int
+
+    def writer(self, job: TrainJob, epoch: int) -> Callable[[Path], None]:
+        def write(path: Path) -> None:
+            ckpt.write_model(path, self.model, job.family, {"name": job.name})
+            ckpt.write_trainer_state(path, self.optimizers, self.schedulers, epoch, self.history)
+
+        return write
+
+
+def _build_state(job: TrainJob, ctx: WorkerContext) -> _State:
+    """Build the model and optimizers, then restore the latest checkpoint if there is one."""
     torch.manual_seed(job.seed)  # identical initial weights on every rank
-    model = build_model(job.family, job.model_config, info).to(ctx.device)
-    optimizers, schedulers = build_optimizers(model, fit)
-    history: list[dict[str, float]] = []
-    start_epoch = 0
+    model = build_model(job.family, job.model_config, job.info).to(ctx.device)
+    optimizers, schedulers = build_optimizers(model, job.fit)
+    state = _State(model, optimizers, schedulers, history=[], start_epoch=0)
     restored = ctx.restore()
     if restored is not None:
         model.load_state_dict(restored.model_state)
@@ -118,71 +150,83 @@ def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: Worker
             o.load_state_dict(restored.trainer_state["optimizers"][k])
         for k, s in schedulers.items():
             s.load_state_dict(restored.trainer_state["schedulers"][k])
-        start_epoch = restored.trainer_state["epoch"] + 1
-        history = restored.trainer_state["history"]
+        state.start_epoch = restored.trainer_state["epoch"] + 1
+        state.history = restored.trainer_state["history"]
     if ctx.world_size > 1:
         for t in model.state_dict().values():
             dist.broadcast(t, src=0)
-    group_params = {k: [p for g in o.param_groups for p in g["params"]] for k, o in optimizers.items()}
+    return state
+
+
+def _fit_direct(job: TrainJob, state: _State, xt: Tensor, yt: Tensor | None, ctx: WorkerContext) -> None:
+    """One "epoch": the family's own solver on the whole split (rank 0's copy is kept)."""
+    if state.start_epoch > 0:
+        return
+    t0 = time.perf_counter()
+    gen = torch.Generator(device=ctx.device).manual_seed(epoch_seed(job.seed, 0))
+    stats = state.model.fit_direct(xt.to(ctx.device), None if yt is None else yt.to(ctx.device), gen)
+    elapsed = time.perf_counter() - t0
+    row = {"epoch": 0.0, **{f"fit/{k}": float(v) for k, v in stats.items()}, "epoch_seconds": elapsed, "train_seconds": elapsed}
+    state.history.append(row)
+    ctx.save(row, state.writer(job, 0))
+
+
+def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tensor | None, ctx: WorkerContext) -> dict[str, float]:
+    """One pass over this rank's shard; returns the rank-averaged mean loss per group."""
+    fit, model = job.fit, state.model
+    group_params = {k: [p for g in o.param_groups for p in g["params"]] for k, o in state.optimizers.items()}
     per_rank = max(1, fit.batch_size // ctx.world_size)
+    model.train()
+    order = torch.from_numpy(np.random.default_rng(epoch_seed(job.seed, epoch)).permutation(len(xt)))
+    mine = order[ctx.rank :: ctx.world_size]
+    gen = torch.Generator(device=ctx.device).manual_seed(epoch_seed(job.seed, epoch, ctx.rank))
+    sums: dict[str, float] = {}
+    steps = 0
+    n_batches = max(1, (len(order) // ctx.world_size) // per_rank)  # equal on every rank
+    for b in range(n_batches):
+        idx = mine[b * per_rank : (b + 1) * per_rank]
+        xb = xt[idx].to(ctx.device, non_blocking=True)
+        yb = None if yt is None else yt[idx].to(ctx.device)
+        for group, loss in model.training_losses(xb, yb, gen):
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(f"{job.name} diverged at epoch {epoch}: loss '{group}' is {loss.item()}")
+            opt = state.optimizers[group]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            sync_gradients(group_params[group], ctx.world_size)
+            if fit.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(group_params[group], fit.grad_clip)
+            opt.step()
+            sums[group] = sums.get(group, 0.0) + loss.item()
+        steps += 1
+    for s in state.schedulers.values():
+        s.step()
+    losses = {f"loss/{k}": v / max(steps, 1) for k, v in sums.items()}
+    if ctx.world_size > 1:
+        vec = torch.tensor(list(losses.values()), dtype=torch.float64, device=ctx.device)
+        dist.all_reduce(vec)
+        losses = dict(zip(losses, (vec / ctx.world_size).tolist()))
+    return losses
+
+
+def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: WorkerContext) -> list[dict[str, float]]:
+    """Train ``job`` on ``(x, y)``; returns the per-epoch history (every rank)."""
+    state = _build_state(job, ctx)
     xt = torch.from_numpy(np.array(x, dtype=np.float32))  # a writable copy (Ray hands out read-only arrays)
     yt = None if y is None else torch.from_numpy(np.array(y, dtype=np.int64))
-    train_seconds = history[-1]["train_seconds"] if history else 0.0
-
-    if model.direct_fit:
-        if start_epoch == 0:  # one "epoch": the family's own solver on the whole split (rank 0's copy is kept)
-            t0 = time.perf_counter()
-            gen = torch.Generator(device=ctx.device).manual_seed(epoch_seed(job.seed, 0))
-            stats = model.fit_direct(xt.to(ctx.device), None if yt is None else yt.to(ctx.device), gen)
-            elapsed = time.perf_counter() - t0
-            row = {"epoch": 0.0, **{f"fit/{k}": float(v) for k, v in stats.items()}, "epoch_seconds": elapsed, "train_seconds": elapsed}
-            history.append(row)
-            ctx.save(row, lambda path: (ckpt.write_model(path, model, job.family, {"name": job.name}), ckpt.write_trainer_state(path, optimizers, schedulers, 0, history)))
-        return history
-
-    for epoch in range(start_epoch, fit.epochs):
+    if state.model.direct_fit:
+        _fit_direct(job, state, xt, yt, ctx)
+        return state.history
+    train_seconds = state.history[-1]["train_seconds"] if state.history else 0.0
+    for epoch in range(state.start_epoch, job.fit.epochs):
         t0 = time.perf_counter()
-        model.train()
-        order = torch.from_numpy(np.random.default_rng(epoch_seed(job.seed, epoch)).permutation(len(xt)))
-        mine = order[ctx.rank :: ctx.world_size]
-        gen = torch.Generator(device=ctx.device).manual_seed(epoch_seed(job.seed, epoch, ctx.rank))
-        sums: dict[str, float] = {}
-        steps = 0
-        n_batches = max(1, (len(order) // ctx.world_size) // per_rank)  # equal on every rank
-        for b in range(n_batches):
-            idx = mine[b * per_rank : (b + 1) * per_rank]
-            xb = xt[idx].to(ctx.device, non_blocking=True)
-            yb = None if yt is None else yt[idx].to(ctx.device)
-            for group, loss in model.training_losses(xb, yb, gen):
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(f"{job.name} diverged at epoch {epoch}: loss '{group}' is {loss.item()}")
-                opt = optimizers[group]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                sync_gradients(group_params[group], ctx.world_size)
-                if fit.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(group_params[group], fit.grad_clip)
-                opt.step()
-                sums[group] = sums.get(group, 0.0) + loss.item()
-            steps += 1
-        for s in schedulers.values():
-            s.step()
-        losses = {f"loss/{k}": v / max(steps, 1) for k, v in sums.items()}
-        if ctx.world_size > 1:
-            vec = torch.tensor(list(losses.values()), dtype=torch.float64, device=ctx.device)
-            dist.all_reduce(vec)
-            losses = dict(zip(losses, (vec / ctx.world_size).tolist()))
+        losses = _train_epoch(job, state, epoch, xt, yt, ctx)
         elapsed = time.perf_counter() - t0
         train_seconds += elapsed
         row = {"epoch": float(epoch), **losses, "epoch_seconds": elapsed, "train_seconds": train_seconds}
-        history.append(row)
-
-        def write(path: Path, epoch: int = epoch) -> None:
-            ckpt.write_model(path, model, job.family, {"name": job.name})
-            ckpt.write_trainer_state(path, optimizers, schedulers, epoch, history)
-
-        ctx.save(row, write)
-    return history
+        state.history.append(row)
+        ctx.save(row, state.writer(job, epoch))
+    return state.history
 
 
 def describe(row: dict[str, float]) -> str:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from genmodels.device import resolve_device
 from genmodels.training.loop import Restored, TrainJob, restore_dir, train_worker
 
 
@@ -28,10 +28,8 @@ class RayContext:
         context = ray.train.get_context()
         self.rank = context.get_world_rank()
         self.world_size = context.get_world_size()
-        if torch.cuda.is_available() and os.environ.get("CUDA_VISIBLE_DEVICES", "") != "":
-            self.device = torch.device("cuda", context.get_local_rank() % torch.cuda.device_count())
-        else:
-            self.device = torch.device("cpu")
+        # Ray sets CUDA_VISIBLE_DEVICES to the worker's GPUs when it was given any
+        self.device = resolve_device(os.environ.get("CUDA_VISIBLE_DEVICES", "") != "", context.get_local_rank())
 
     def restore(self) -> Restored | None:
         import ray.train

@@ -10,7 +10,6 @@ compare models by, not on a training loss.
 
 from __future__ import annotations
 
-import copy
 import math
 import tempfile
 from collections.abc import Callable
@@ -21,14 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from genmodels.config import SearchDim, TuneConfig
+from genmodels.device import resolve_device
+from genmodels.metrics.config import EvaluateConfig
 from genmodels.metrics.features import FEATURE_EXTRACTORS, FeatureExtractor, extract
-from genmodels.metrics.fid import fid_from_features
-from genmodels.metrics.kid import kid_from_features
+from genmodels.metrics.registry import score_sample_metric, tune_objectives
+from genmodels.sampling import draw_samples
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.loop import Restored, TrainJob, restore_dir, train_worker
-
-SAMPLE_METRICS = ("fid", "kid")
+from genmodels.training.tune_config import SearchDim, TuneConfig
 
 
 def search_space(space: dict[str, SearchDim]) -> dict[str, Any]:
@@ -48,15 +47,17 @@ def search_space(space: dict[str, SearchDim]) -> dict[str, Any]:
 
 
 def apply_overrides(job: TrainJob, overrides: dict[str, Any]) -> TrainJob:
-    """``{"fit.lr": 1e-3, "model.latent_dim": 8}`` applied to a job's model/fit mappings."""
-    model, fit = copy.deepcopy(job.model_config), copy.deepcopy(job.fit)
+    """``{"fit.lr": 1e-3, "model.latent_dim": 8}`` applied to a job's model/fit configs (re-validated)."""
+    from genmodels.configbase import validate
+
+    model, fit = job.model_config.model_dump(mode="json"), job.fit.model_dump(mode="json")
     for key, value in overrides.items():
         target = model if key.startswith("model.") else fit
         *parents, leaf = key.split(".")[1:]
         for p in parents:
             target = target.setdefault(p, {})
         target[leaf] = value.item() if isinstance(value, np.generic) else value
-    return replace(job, model_config=model, fit=fit)
+    return replace(job, model_config=validate(type(job.model_config), model, "model"), fit=validate(type(job.fit), fit, "fit"))
 
 
 class TuneContext:
@@ -66,7 +67,7 @@ class TuneContext:
     world_size = 1
 
     def __init__(self, score: Callable[[Path], dict[str, float]], log: Callable[[dict[str, float]], None]) -> None:
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = resolve_device(torch.cuda.is_available())  # Ray exposes only the trial's GPUs
         self.score = score
         self.log = log
 
@@ -89,83 +90,43 @@ class TuneContext:
             tune.report(full, checkpoint=tune.Checkpoint.from_directory(d))
 
 
-def sample_scorer(metric: str, extractor: FeatureExtractor, real_features: np.ndarray, n: int, seed: int) -> Callable[[Path], dict[str, float]]:
-    """Score a checkpoint folder by FID or KID of ``n`` fresh samples (no-op for loss metrics)."""
-    if metric not in SAMPLE_METRICS:
+def sample_scorer(
+    metric: str, extractor: FeatureExtractor, real: dict[str, np.ndarray], n: int, seed: int, cfg: EvaluateConfig
+) -> Callable[[Path], dict[str, float]]:
+    """Score a checkpoint folder by a sample metric of ``n`` fresh samples (no-op for loss metrics).
+
+    The samples come from :func:`draw_samples` and the metric from the registry with the
+    ``evaluate`` section's settings, so a trial is scored exactly as the pipeline would score it.
+    """
+    if metric not in tune_objectives():
         return lambda path: {}
 
     def score(path: Path) -> dict[str, float]:
         model = ckpt.load_model(path)
-        with torch.no_grad():
-            x = model.sample(n, torch.Generator().manual_seed(seed)).float().cpu().numpy()
-        if model.info.kind == "image":
-            x = np.clip(x, 0.0, 1.0)
+        x = draw_samples(model, n, seed)
         if not np.isfinite(x).all():
             return {metric: math.inf}
-        fake = extract(extractor, x, ("features",))["features"]
-        if metric == "fid":
-            return {"fid": fid_from_features(real_features, fake)}
-        size = min(1000, len(real_features), len(fake))
-        return {"kid": kid_from_features(real_features, fake, subsets=20, subset_size=size, seed=seed)[0]}
+        fake = extract(extractor, x, tuple(real))
+        return {metric: score_sample_metric(metric, real, fake, cfg, seed)}
 
     return score
 
 
-def trial_fn(config: dict[str, Any], job: TrainJob, data: tuple, extractor_spec: dict, real_features: np.ndarray, tune_cfg: dict, tracking: dict) -> None:
+def trial_fn(
+    config: dict[str, Any], job: TrainJob, data: tuple, extractor_spec: dict, real: dict[str, np.ndarray],
+    tune_cfg: TuneConfig, eval_cfg: EvaluateConfig, tracking: dict,
+) -> None:
     """The Tune trainable: train ``job`` with this trial's overrides, reporting every epoch."""
-    import genmodels.metrics.extractors  # noqa: F401
     from ray import tune
 
-    cfg = TuneConfig.model_validate(tune_cfg)
+    import genmodels.metrics.extractors  # noqa: F401
+    from genmodels.tracking.tune_runs import child_run
+
     extractor = FEATURE_EXTRACTORS.get(extractor_spec["name"])(**extractor_spec["kwargs"])
     extractor.load_state_dict(extractor_spec["state"])
     extractor.eval()
     trial_job = apply_overrides(job, config)
-    score = sample_scorer(cfg.metric, extractor, real_features, cfg.eval_samples, job.seed)
+    score = sample_scorer(tune_cfg.metric, extractor, real, tune_cfg.eval_samples, job.seed, eval_cfg)
     context = tune.get_context()
     with child_run(tracking, context.get_trial_name(), context.get_trial_id(), config) as log:
         train_worker(trial_job, data[0], data[1], TuneContext(score, log))
-
-
-class child_run:  # noqa: N801 - used as a context manager
-    """An MLflow child run under the search's parent run (skipped without tracking)."""
-
-    def __init__(self, tracking: dict, name: str, trial_id: str, config: dict[str, Any]) -> None:
-        self.tracking, self.name, self.trial_id, self.config = tracking, name, trial_id, config
-        self.client = None
-        self.epochs_run = 0
-
-    def __enter__(self) -> Callable[[dict[str, float]], None]:
-        if not self.tracking:
-            return lambda metrics: None
-        from mlflow.tracking import MlflowClient
-
-        self.client = MlflowClient(tracking_uri=self.tracking["uri"])
-        exp, parent = self.tracking["experiment_id"], self.tracking["parent_run_id"]
-        found = self.client.search_runs([exp], filter_string=f"tags.`genmodels.trial_id` = '{self.trial_id}'", max_results=1)
-        if found:
-            self.run_id = found[0].info.run_id
-        else:
-            run = self.client.create_run(exp, run_name=self.name, tags={"mlflow.parentRunId": parent, "genmodels.trial_id": self.trial_id})
-            self.run_id = run.info.run_id
-            for k, v in self.config.items():
-                self.client.log_param(self.run_id, k, v)
-
-        def log(metrics: dict[str, float]) -> None:
-            step = int(metrics.get("epoch", 0))
-            self.epochs_run = step + 1
-            for k, v in metrics.items():
-                if k != "epoch" and isinstance(v, (int, float)) and math.isfinite(v):
-                    self.client.log_metric(self.run_id, k.replace("/", "_"), float(v), step=step)
-
-        return log
-
-    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
-        if self.client is None:
-            return
-        # Tune ends a trial it stops (ASHA, or after the last report) with SystemExit(0).
-        stopped = isinstance(exc, SystemExit) and not exc.code
-        if exc is not None and not stopped:
-            self.client.set_tag(self.run_id, "error", f"{type(exc).__name__}: {exc}"[:2000])
-        self.client.set_tag(self.run_id, "genmodels.epochs_run", str(self.epochs_run))
-        self.client.set_terminated(self.run_id, "FINISHED" if exc is None or stopped else "FAILED")

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from genmodels.metrics.suite import METRIC_KEYS
+from genmodels.metrics.registry import MetricKey, metric_keys, register_metric, unregister_metric
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -23,8 +23,9 @@ TINY = {
     "data": {"name": "digits", "limit": 400},
     "evaluator": {"epochs": 3},
     "scaling": {"backend": "local"},
-    "models": ["vae"],
+    "models": {"vae": "vae", "gmm": "gmm"},
     "vae": {"model": {"hidden": [64], "latent_dim": 4, "iw_samples": 4}, "fit": {"epochs": 3, "batch_size": 64}},
+    "gmm": {"model": {"n_components": 3}},
     "sample": {"n": 300},
     "evaluate": {"ppl_samples": 100, "kid_subsets": 10, "throughput_samples": 100},
 }
@@ -42,14 +43,14 @@ def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     repo = tmp_path_factory.mktemp("project")
-    for item in ("dvc.yaml", ".dvcignore", "genmodels"):
+    for item in ("dvc.yaml", ".dvcignore", "genmodels", "pipelines"):
         src = ROOT / item
         if src.is_dir():
             shutil.copytree(src, repo / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, repo / item)
     (repo / "params.yaml").write_text(yaml.safe_dump(TINY))
-    (repo / ".gitignore").write_text("mlflow.db\nmlartifacts/\n.ray_runs/\n")
+    (repo / ".gitignore").write_text("mlflow.db\nmlartifacts/\n.ray_runs/\n/build/\n")
     sh(repo, "git", "init", "-q")
     sh(repo, "dvc", "init", "-q")
     sh(repo, "dvc", "config", "core.analytics", "false")
@@ -70,14 +71,14 @@ def test_outputs_follow_the_contract(project: Path) -> None:
     state = torch.load(project / "models/vae/model.pt", weights_only=True)
     assert state and all(isinstance(v, torch.Tensor) for v in state.values())
     metrics = json.loads((project / "metrics/vae.json").read_text())
-    for key in METRIC_KEYS:
+    for key in metric_keys():
         assert key in metrics
         assert metrics[key] is not None or key in metrics["notes"], key
     for key in ("is", "fid", "kid", "ppl", "precision", "recall", "nll_bits_per_dim", "train_seconds", "samples_per_second"):
         assert isinstance(metrics[key], float), key
     assert 1.0 <= metrics["is"] <= 10.0 and metrics["fid"] > 0
     lines = (project / "reports/leaderboard.csv").read_text().splitlines()
-    assert lines[0].startswith("model,family,fid") and lines[1].startswith("vae,vae,")
+    assert lines[0].startswith("model,family,fid") and lines[1].startswith("vae,vae,") and lines[2].startswith("gmm,gmm,")
     assert "| vae | vae |" in (project / "reports/leaderboard.md").read_text()
 
 
@@ -86,7 +87,7 @@ def test_mlflow_holds_one_finished_run_with_everything(project: Path) -> None:
 
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     exp = client.get_experiment_by_name("tiny")
-    runs = client.search_runs([exp.experiment_id])
+    runs = client.search_runs([exp.experiment_id], filter_string="attributes.run_name = 'vae'")
     assert len(runs) == 1
     run = runs[0]
     assert run.info.status == "FINISHED" and run.info.run_name == "vae"
@@ -107,13 +108,64 @@ def test_second_repro_does_nothing(project: Path) -> None:
     assert "up to date" in (out.stdout + out.stderr).lower()
 
 
+def ran(out: subprocess.CompletedProcess) -> set[str]:
+    return {line.split("'")[1] for line in out.stdout.splitlines() if line.startswith("Running stage")}
+
+
 def test_changing_one_models_params_reruns_only_that_model(project: Path) -> None:
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["vae"]["fit"]["lr"] = 0.002
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    status = json.loads(sh(project, "dvc", "status", "--json").stdout)
-    assert "train@vae" in status
-    assert "prepare" not in status and "evaluator" not in status
+    assert ran(sh(project, "dvc", "repro")) == {"check", "train@vae", "sample@vae", "evaluate@vae", "report"}
+
+
+def test_editing_one_family_reruns_only_its_stages(project: Path) -> None:
+    module = project / "genmodels/models/gmm/model.py"
+    original = module.read_text()
+    module.write_text(original + "# a comment\n")
+    try:
+        status = json.loads(sh(project, "dvc", "status", "--json").stdout)
+        assert {"train@gmm", "sample@gmm", "evaluate@gmm"} <= set(status)
+        assert not [s for s in status if s.endswith("@vae")], status
+    finally:
+        module.write_text(original)
+
+
+def test_a_misspelt_top_level_key_stops_dvc_repro_with_one_line(project: Path) -> None:
+    text = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(text + "evalute: {ppl_samples: 10}\n")
+    try:
+        out = sh(project, "dvc", "repro", check=False)
+        assert out.returncode != 0
+        errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+        assert errors == ["error: evalute: unknown top-level key (did you mean 'evaluate'?); a model section must be listed under models:"]
+        assert "Traceback" not in out.stderr
+    finally:
+        (project / "params.yaml").write_text(text)
+    assert ran(sh(project, "dvc", "repro")) <= {"check"}  # fixing it reruns nothing else
+
+
+def test_a_registered_metric_reaches_the_metrics_file_and_the_leaderboard(project: Path) -> None:
+    """A throwaway metric, registered with nothing else edited, appears in metrics/<m>.json and the leaderboard."""
+    import numpy as np
+
+    from pipelines import evaluate, report
+
+    @register_metric("mean_pixel", [MetricKey("mean_pixel", "lower", "mean sample value (test only)")], needs=())
+    def mean_pixel(inp) -> dict:  # noqa: ANN001
+        return {"mean_pixel": float(np.mean(inp.fake_x))}
+
+    try:
+        result = evaluate.run(project, "gmm")
+        report.run(project)
+    finally:
+        unregister_metric("mean_pixel")
+    samples = pq.read_table(project / "samples/gmm.parquet").column("x").combine_chunks().flatten().to_numpy()
+    assert result["mean_pixel"] == pytest.approx(float(np.mean(samples)), rel=1e-6)
+    assert json.loads((project / "metrics/gmm.json").read_text())["mean_pixel"] == result["mean_pixel"]
+    md = (project / "reports/leaderboard.md").read_text()
+    assert "| mean_pixel |" in md.splitlines()[0] and "Lower is better: fid, kid, ppl, nll_bits_per_dim, mean_pixel." in md
+    assert "mean_pixel" in (project / "reports/leaderboard.csv").read_text().splitlines()[0]
 
 
 def test_bad_params_stop_the_stage_with_one_line_and_touch_nothing(project: Path) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from genmodels.config import EvaluatorConfig
+from genmodels.metrics.config import EvaluatorConfig
 from genmodels.errors import ConfigError, DataError
 from genmodels.metrics.build import build_extractor
 from genmodels.metrics.extractors.inception import (

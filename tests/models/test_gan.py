@@ -208,9 +208,9 @@ def test_conv_arch_needs_images() -> None:
 
 def test_the_trainer_runs_both_groups_and_is_reproducible(tmp_path) -> None:
     x = np.random.default_rng(0).standard_normal((96, 2)).astype(np.float32)
-    job = TrainJob(
+    job = TrainJob.create(
         name="gan", family="gan", model_config={"hidden": [16], "latent_dim": 4},
-        fit={"epochs": 2, "batch_size": 32, "lr": 1e-3, "betas": [0.0, 0.99]}, info=ckpt.info_to_dict(POINTS), seed=3,
+        fit={"epochs": 2, "batch_size": 32, "lr": 1e-3, "betas": [0.0, 0.99]}, info=POINTS, seed=3,
     )  # fmt: skip
     runs = [train_local(job, x, None, tmp_path / name) for name in ("a", "b")]
     history = ckpt.read_trainer_state(runs[0])["history"]

@@ -34,7 +34,7 @@ def test_prepare_rejects_bad_params(tmp_path: Path, params: str, message: str) -
 
 
 def test_train_without_prepared_data_names_the_missing_file(tmp_path: Path) -> None:
-    (tmp_path / "params.yaml").write_text("models: [vae]\n")
+    (tmp_path / "params.yaml").write_text("models: {vae: vae}\n")
     out = genmodels(tmp_path, "train", "vae")
     assert out.returncode == 2
     assert "card.json" in out.stderr and "Traceback" not in out.stderr
@@ -47,7 +47,32 @@ def test_metrics_command_on_missing_file(tmp_path: Path) -> None:
     assert not (tmp_path / "m.json").exists()
 
 
-def test_help_lists_every_stage() -> None:
-    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "--help"], capture_output=True, text=True, timeout=60)
-    for cmd in ("prepare", "evaluator", "train", "sample", "evaluate", "report", "metrics"):
-        assert cmd in out.stdout
+def test_every_dvc_stage_command_is_a_cli_subcommand() -> None:
+    import typer.main
+    import yaml
+
+    from pipelines.cli import app
+
+    commands = set(typer.main.get_command(app).commands)
+    stages = yaml.safe_load((Path(__file__).parents[2] / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        cmd = (stage.get("do") or stage)["cmd"].split()
+        assert cmd[0] == "genmodels" and cmd[1] in commands, (name, cmd)
+
+
+def test_check_resolves_defaults_and_keeps_the_last_valid_file(tmp_path: Path) -> None:
+    import yaml
+
+    (tmp_path / "params.yaml").write_text("models: {vae: vae, g: gmm}\nvae: {fit: {epochs: 3}}\n")
+    assert genmodels(tmp_path, "check").returncode == 0
+    resolved = tmp_path / "build/params.resolved.yaml"
+    data = yaml.safe_load(resolved.read_text())
+    assert data["vae"]["fit"]["epochs"] == 3 and data["vae"]["fit"]["lr"] == 1e-3  # given and default
+    assert data["g"]["model"]["n_components"] > 0 and data["evaluate"]["kid_subsets"] == 100
+    assert data["models"] == {"vae": "vae", "g": "gmm"}
+    before = resolved.read_bytes()
+    (tmp_path / "params.yaml").write_text("models: {vae: vae}\nvae: {fit: {epochs: 3}}\nsampel: {n: 3}\n")
+    out = genmodels(tmp_path, "check")
+    assert out.returncode == 2
+    assert out.stderr == "error: sampel: unknown top-level key (did you mean 'sample'?); a model section must be listed under models:\n"
+    assert resolved.read_bytes() == before

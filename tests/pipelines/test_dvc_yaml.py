@@ -1,15 +1,24 @@
-"""dvc.yaml and pipelines/paths.py name the same files; each stage lists the params it reads."""
+"""dvc.yaml is exact: every stage declares its script, the library code it imports and its
+params (from the resolved params file), and a model's stages depend on its family alone."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pipelines import paths
 
 ROOT = Path(__file__).parents[2]
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+PER_MODEL = ("train", "sample", "evaluate")
+FAMILIES = sorted(p.name for p in (ROOT / "genmodels/models").iterdir() if (p / "__init__.py").is_file() and p.name != "core")
+
+
+def body(name: str) -> dict:
+    return STAGES[name]["do"] if name in PER_MODEL else STAGES[name]
 
 
 def outs(stage: dict) -> list[str]:
@@ -17,21 +26,76 @@ def outs(stage: dict) -> list[str]:
     return [next(iter(o)) if isinstance(o, dict) else o for o in items]
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Every ``genmodels.*`` module a file imports, at top level or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("genmodels"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("genmodels")}
+    return found
+
+
+def module_path(module: str) -> str:
+    rel = Path(*module.split("."))
+    return str(rel / "__init__.py") if (ROOT / rel).is_dir() else f"{rel}.py"
+
+
+def covered(path: str, deps: list[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
+
+
 def test_output_paths_match_the_contract() -> None:
-    m = "${item}"
+    m = "${key}"
+    assert outs(STAGES["check"]) == [str(paths.PARAMS_RESOLVED)]
     assert outs(STAGES["prepare"]) == [str(paths.PREPARED)]
     assert outs(STAGES["evaluator"]) == [str(paths.EVALUATOR)]
-    assert outs(STAGES["train"]["do"]) == [str(paths.model_dir(m))]
-    assert outs(STAGES["sample"]["do"]) == [str(paths.samples_file(m)), str(paths.samples_png(m))]
-    assert outs(STAGES["evaluate"]["do"]) == [str(paths.metrics_file(m))]
+    assert outs(body("train")) == [str(paths.model_dir(m))]
+    assert outs(body("sample")) == [str(paths.samples_file(m)), str(paths.samples_png(m))]
+    assert outs(body("evaluate")) == [str(paths.metrics_file(m))]
     assert outs(STAGES["report"]) == [str(paths.LEADERBOARD_CSV), str(paths.LEADERBOARD_MD)]
 
 
-def test_stages_declare_exactly_their_params() -> None:
-    assert STAGES["prepare"]["params"] == ["seed", "data"]
-    assert STAGES["evaluator"]["params"] == ["seed", "evaluator"]
-    assert STAGES["train"]["do"]["params"] == ["seed", "scaling", "${item}"]
-    assert STAGES["sample"]["do"]["params"] == ["seed", "sample"]
-    assert STAGES["evaluate"]["do"]["params"] == ["seed", "evaluate"]
-    for name in ("train", "sample", "evaluate"):
+@pytest.mark.parametrize("name", [n for n in STAGES if n != "check"])
+def test_each_stage_declares_its_script_and_the_library_code_it_imports(name: str) -> None:
+    deps = body(name)["deps"]
+    script = ROOT / "pipelines" / f"{name}.py"
+    assert f"pipelines/{name}.py" in deps and covered("pipelines/common.py", deps)
+    missing = sorted(p for p in map(module_path, imported_modules(script)) if not covered(p, deps))
+    assert not missing, f"{name} imports code it does not declare: {missing}"
+    for dep in deps:  # every declared path exists or is another stage's output
+        produced = any(dep == o.replace("${key}", dep.split("/")[-1].split(".")[0]) for s in STAGES for o in outs(body(s)))
+        assert (ROOT / dep.replace("${item}", "vae")).exists() or produced or dep == "metrics", dep
+
+
+@pytest.mark.parametrize("name", [n for n in STAGES if n != "check"])
+def test_params_come_from_the_resolved_file(name: str) -> None:
+    (entry,) = body(name)["params"]
+    assert list(entry) == [str(paths.PARAMS_RESOLVED)]
+
+
+def test_check_runs_on_any_edit_of_params_or_code() -> None:
+    assert {"params.yaml", "pipelines", "genmodels"} <= set(STAGES["check"]["deps"])
+
+
+def test_a_models_stages_depend_on_its_family_and_the_shared_core_only() -> None:
+    for name in PER_MODEL:
         assert STAGES[name]["foreach"] == "${models}"
+        deps = body(name)["deps"]
+        assert "genmodels/models/${item}" in deps and "genmodels/models/core" in deps
+        assert "genmodels/models" not in deps and "genmodels" not in deps
+        assert "${key}" in body(name)["cmd"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_family_package_imports_no_other_family(family: str) -> None:
+    """What makes `genmodels/models/<family>` an exact dependency: families share only models/core."""
+    for path in (ROOT / "genmodels/models" / family).rglob("*.py"):
+        others = {m for m in imported_modules(path) if m.startswith("genmodels.models.") and m.split(".")[2] not in (family, "core")}
+        assert not others, f"{path.relative_to(ROOT)} imports {others}"
+
+
+def test_the_shared_core_imports_no_family() -> None:
+    for path in (ROOT / "genmodels/models/core").rglob("*.py"):
+        assert not {m for m in imported_modules(path) if m.startswith("genmodels.models.") and m.split(".")[2] != "core"}, path

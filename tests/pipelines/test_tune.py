@@ -17,7 +17,7 @@ PARAMS = """
 experiment: tunetest
 data: {limit: 300}
 evaluator: {epochs: 2}
-models: [vae]
+models: {vae: vae}
 vae: {model: {hidden: [32], latent_dim: 4}, fit: {epochs: 2, batch_size: 50}}
 tune:
   num_samples: 2

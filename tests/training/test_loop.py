@@ -18,12 +18,12 @@ INFO = DatasetInfo("digits", "image", (1, 8, 8), 17, 10, (0.0, 1.0))
 
 
 def job(epochs: int = 4, **fit) -> TrainJob:
-    return TrainJob(
+    return TrainJob.create(
         name="vae",
         family="vae",
         model_config={"hidden": [32], "latent_dim": 4},
         fit={"epochs": epochs, "batch_size": 32, "lr": 1e-3, **fit},
-        info=ckpt.info_to_dict(INFO),
+        info=INFO,
         seed=7,
     )
 

@@ -45,7 +45,7 @@ def cluster():
 
 def test_train_stage_uses_the_cluster(cluster: str, tmp_path: Path) -> None:
     (tmp_path / "params.yaml").write_text(
-        "experiment: cluster\ndata: {limit: 200}\nmodels: [vae]\n"
+        "experiment: cluster\ndata: {limit: 200}\nmodels: {vae: vae}\n"
         "vae: {model: {hidden: [32], latent_dim: 4}, fit: {epochs: 2, batch_size: 50}}\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}

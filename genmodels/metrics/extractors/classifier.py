@@ -8,12 +8,14 @@ Inception pool3 features), and PPL the unit-normalised activations of its conv b
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genmodels.errors import ConfigError
 from genmodels.metrics.features import FeatureExtractor, register_feature_extractor
 
 
@@ -27,6 +29,20 @@ def n_blocks(height: int, width: int) -> int:
 class ClassifierExtractor(FeatureExtractor):
     feature_layers = ("block1", "block2", "block3", "features", "logits")
     perceptual_layers = ("block1", "block2", "block3")
+    auto_for = ("image",)
+
+    @classmethod
+    def build(cls, data: Any, cfg: Any, seed: int, device: torch.device) -> tuple[FeatureExtractor, dict[str, Any]]:
+        """Train the classifier on the training split; the card records its validation accuracy."""
+        info = data.info
+        if info.kind != "image" or data.train.y is None or not info.num_classes:
+            raise ConfigError("evaluator.extractor: 'classifier' needs labelled image data")
+        model = train_classifier(
+            data.train.x, data.train.y, info.num_classes, epochs=cfg.epochs, batch_size=cfg.batch_size,
+            lr=cfg.lr, width=cfg.width, feature_dim=cfg.feature_dim, seed=seed, device=str(device),
+        )  # fmt: skip
+        acc = accuracy(model, data.test.x, data.test.y)
+        return model, {"extractor": cls.name, "test_accuracy": acc, "feature_dim": cfg.feature_dim}
 
     def __init__(self, shape: list[int], num_classes: int, width: int = 32, feature_dim: int = 128) -> None:
         super().__init__(shape=list(shape), num_classes=num_classes, width=width, feature_dim=feature_dim)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -99,6 +100,16 @@ class InceptionV3Extractor(FeatureExtractor):
     perceptual_layers = ("block1", "block2", "block3", "block4")
 
     max_batch_size = 32  # ~3.7 MB of maps per 299x299 image
+
+    @classmethod
+    def build(cls, data: Any, cfg: Any, seed: int, device: torch.device) -> tuple[FeatureExtractor, dict[str, Any]]:
+        """Load the standard weights from ``evaluator.inception_weights`` (a local file; never downloaded)."""
+        info = data.info
+        if info.kind != "image" or len(info.shape) != 3 or info.shape[0] not in (1, 3):
+            raise ConfigError(f"evaluator.extractor: 'inception-v3-compat' needs 1- or 3-channel images, got {info.kind} {list(info.shape)}")
+        path = resolve_weights_path(cfg.inception_weights)
+        model = load_inception(path, device=device)
+        return model, {"extractor": cls.name, "weights": str(path), "weights_sha256": file_sha256(path)}
 
     def __init__(self, quantize: bool = True) -> None:
         super().__init__(quantize=bool(quantize))

@@ -7,6 +7,7 @@ posterior" that IS needs is the component posterior ``p(k|x)``; we return its lo
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -17,6 +18,12 @@ from genmodels.metrics.features import FeatureExtractor, register_feature_extrac
 @register_feature_extractor("toy2d")
 class Toy2dExtractor(FeatureExtractor):
     perceptual_layers = ("features",)
+    auto_for = ("points",)
+
+    @classmethod
+    def build(cls, data: Any, cfg: Any, seed: int, device: torch.device) -> tuple[FeatureExtractor, dict[str, Any]]:
+        extra = data.info.extra
+        return cls(extra.get("means"), extra.get("std", 1.0), extra.get("weights")), {"extractor": cls.name, "mixture": extra.get("means") is not None}
 
     def __init__(self, means: list[list[float]] | None = None, std: float = 1.0, weights: list[float] | None = None) -> None:
         super().__init__(means=means, std=std, weights=weights)

@@ -84,7 +84,10 @@ def chow_liu_tree(mi: np.ndarray, root: int = 0) -> tuple[np.ndarray, np.ndarray
     # c > max I keeps every off-diagonal weight positive (csgraph reads zeros as missing edges).
     weights = (float(mi.max()) + 1.0) - mi
     np.fill_diagonal(weights, 0.0)
-    from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree  # scipy only where a tree is fitted
+    from scipy.sparse.csgraph import (  # scipy only where a tree is fitted
+        breadth_first_order,
+        minimum_spanning_tree,
+    )
 
     tree = minimum_spanning_tree(weights)
     order, pred = breadth_first_order(tree, root, directed=False, return_predecessors=True)

@@ -34,6 +34,9 @@ from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.dequantize import dequantize, quantize_back
+from genmodels.models.core.nets import mlp
+from genmodels.models.core.priors import GaussianMixturePrior
+from genmodels.models.core.registry import register_model
 from genmodels.models.flow.front import QuantizedAutoregressive, QuantizedCoupling
 from genmodels.models.flow.layers import (
     ActNorm,
@@ -42,16 +45,13 @@ from genmodels.models.flow.layers import (
     FactorOut,
     FlowLayer,
     FlowSequence,
-    InvertibleLinear,
     Inverted,
+    InvertibleLinear,
     LogitTransform,
     ProbitTransform,
     SplineCoupling,
     Squeeze,
 )
-from genmodels.models.core.nets import mlp
-from genmodels.models.core.priors import GaussianMixturePrior
-from genmodels.models.core.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
 CouplingKind = Literal["affine", "spline"]

@@ -37,8 +37,8 @@ from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.dequantize import dequantize, quantize_back
-from genmodels.models.gan.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
 from genmodels.models.core.registry import register_model
+from genmodels.models.gan.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
 
 Critic = Callable[[Tensor], Tensor]
 MIN_CONV_SIDE = 16  # arch "auto" uses convolutions from this image side up, an MLP below it

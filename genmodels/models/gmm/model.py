@@ -28,8 +28,8 @@ from torch import Tensor
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.core.direct import DirectFitModel
 from genmodels.models.core.dequantize import dequantize, quantize_back
+from genmodels.models.core.direct import DirectFitModel
 from genmodels.models.core.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)

@@ -1,0 +1,67 @@
+"""Diagnostics: mode coverage (toy mixtures), class coverage (labelled images), anomaly AUROC."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from genmodels.metrics.builtin.model_based import batched, generator
+from genmodels.metrics.diagnostics import auroc, class_coverage, mode_coverage
+from genmodels.metrics.registry import EvalInputs, MetricKey, Undefined, register_metric
+from genmodels.models.core.dequantize import dequantize
+
+
+@register_metric(
+    "modes",
+    [MetricKey("modes_covered", "higher", "mixture modes that receive their share of high-quality samples (toy2d; Srivastava et al. 2017)"),
+     MetricKey("high_quality_fraction", "higher", "share of samples within 3 std of a mode (toy2d)")],
+    needs=(),
+)  # fmt: skip
+def modes(inp: EvalInputs) -> dict[str, float]:
+    mixture = inp.info.extra.get("means") if inp.info.kind == "points" else None
+    if mixture is None:
+        raise Undefined("defined for toy2d Gaussian mixtures only")
+    x = inp.fake_x.reshape(len(inp.fake_x), -1)
+    covered, hq = mode_coverage(x, np.asarray(mixture), inp.info.extra["std"], inp.info.extra.get("weights"))
+    return {"modes_covered": float(covered), "high_quality_fraction": hq}
+
+
+@register_metric(
+    "class_coverage",
+    [MetricKey("class_coverage", "higher", "share of classes predicted for the samples at >= half their real frequency")],
+    needs=(),
+)  # fmt: skip
+def class_coverage_metric(inp: EvalInputs) -> dict[str, float]:
+    if "logits" not in inp.fake or inp.real_labels is None or not inp.info.num_classes:
+        raise Undefined("needs labelled real data and a classifier extractor")
+    return {"class_coverage": class_coverage(inp.fake["logits"], inp.real_labels, inp.info.num_classes)}
+
+
+def make_ood(test_x: np.ndarray, info, seed: int) -> np.ndarray:  # noqa: ANN001
+    """Out-of-distribution inputs: test images under one fixed pixel permutation; uniform noise for points."""
+    if info.kind != "image":
+        lo, hi = info.value_range
+        return np.random.default_rng(seed).uniform(lo, hi, size=test_x.shape).astype(np.float32)
+    flat = test_x.reshape(len(test_x), -1)
+    perm = np.random.default_rng(seed).permutation(flat.shape[1])
+    return flat[:, perm].reshape(test_x.shape)
+
+
+@register_metric(
+    "anomaly_auroc",
+    [MetricKey("anomaly_auroc", "higher", "AUROC of the model's anomaly score, test set vs pixel-permuted test set")],
+    needs={"model"},
+)  # fmt: skip
+@torch.no_grad()
+def anomaly_auroc(inp: EvalInputs) -> dict[str, float]:
+    model, info, bs = inp.model, inp.info, inp.cfg.batch_size
+    ood = make_ood(inp.test_x, info, inp.seed)
+
+    def score(a: np.ndarray) -> np.ndarray:
+        v = dequantize(torch.tensor(a, device=model.device), info.levels, generator(inp, 4))
+        return batched(lambda b: model.anomaly_score(b, generator(inp, 3)), v, bs).cpu().numpy()
+
+    try:
+        return {"anomaly_auroc": auroc(score(inp.test_x), score(ood))}
+    except NotImplementedError as exc:
+        raise Undefined(str(exc) or f"{type(model).__name__} has no anomaly score") from None

@@ -1,0 +1,68 @@
+"""Metrics that need the trained model: perceptual path length and the test likelihood."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from genmodels.metrics.ppl import normalized_activation_distance, perceptual_path_length, squared_euclidean_distance
+from genmodels.metrics.registry import EvalInputs, MetricKey, Undefined, register_metric
+from genmodels.models.core.dequantize import bits_per_dim, dequantize
+
+
+def generator(inp: EvalInputs, offset: int) -> torch.Generator:
+    """The seeded generator of one random use inside the evaluation (``seed + offset``)."""
+    return torch.Generator(device=inp.model.device).manual_seed(inp.seed + offset)
+
+
+def batched(fn, x: torch.Tensor, batch_size: int) -> torch.Tensor:  # noqa: ANN001
+    return torch.cat([fn(x[s : s + batch_size]) for s in range(0, len(x), batch_size)])
+
+
+@register_metric(
+    "ppl",
+    [MetricKey("ppl", "lower", "perceptual path length: E d(G(z_t), G(z_t+ε))/ε², 1st-99th percentile (Karras et al. 2019)")],
+    needs={"model"},
+)  # fmt: skip
+@torch.no_grad()
+def ppl(inp: EvalInputs) -> dict[str, float]:
+    model, cfg = inp.model, inp.cfg
+    if model.latent_dim is None:
+        raise Undefined(f"{type(model).__name__} has no latent decoder")
+    if inp.info.kind == "image":
+        distance = normalized_activation_distance(inp.extractor.perceptual_activations)
+    else:
+        distance = squared_euclidean_distance
+    value, std = perceptual_path_length(
+        model.decode, distance, n=cfg.ppl_samples, latent_dim=model.latent_dim, epsilon=cfg.ppl_epsilon,
+        sampling=cfg.ppl_sampling, batch_size=cfg.batch_size, seed=inp.seed,
+        draw=None if model.gaussian_latent else model.sample_latent, device=model.device,
+    )  # fmt: skip
+    return {"ppl": float(value), "ppl_std": float(std)}
+
+
+def test_tensor(inp: EvalInputs) -> torch.Tensor:
+    x = inp.test_x[: inp.cfg.nll_max_samples] if inp.cfg.nll_max_samples else inp.test_x
+    return torch.tensor(x, device=inp.model.device)
+
+
+@register_metric(
+    "nll",
+    [MetricKey("nll_bits_per_dim", "lower", "test negative log-likelihood in bits per dimension; its kind (exact, bound, estimate) is in notes")],
+    needs={"model"},
+)  # fmt: skip
+@torch.no_grad()
+def nll(inp: EvalInputs) -> dict:
+    model, info = inp.model, inp.info
+    if model.likelihood_kind is None:
+        raise Undefined(f"{type(model).__name__} has no tractable likelihood")
+    v = dequantize(test_tensor(inp), info.levels, generator(inp, 1))
+    ll = batched(lambda b: model.log_likelihood(b, generator(inp, 2)), v, inp.cfg.batch_size).double()
+    bpd = bits_per_dim(ll, math.prod(info.shape), info.levels)
+    kind = model.likelihood_kind
+    return {
+        "nll_bits_per_dim": float(bpd.mean()),
+        "nll_bits_per_dim_stderr": float(bpd.std() / math.sqrt(len(bpd))),
+        "notes": {"nll_bits_per_dim": f"{kind} ({'upper bound' if kind == 'bound' else kind} on NLL)"},
+    }

@@ -1,0 +1,34 @@
+"""Typed configs of the ``evaluator`` and ``evaluate`` sections (defaults from :mod:`.defaults`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from genmodels.configbase import StrictModel
+from genmodels.metrics import defaults
+
+
+class EvaluatorConfig(StrictModel):
+    extractor: str = "auto"  # a registered feature extractor, or auto (the dataset's preferred one: classifier for labelled images, toy2d for points)
+    epochs: int = Field(20, ge=1)  # classifier training epochs (digits: ~98% test accuracy)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0.0)  # AdamW peak learning rate, cosine-decayed per step
+    width: int = Field(32, ge=4)  # channels of the classifier's first conv layer
+    feature_dim: int = Field(128, ge=2)  # size of the penultimate features used by FID/KID/PRDC
+    inception_weights: str | None = None  # local path of torch-fidelity's Inception-V3 weights (never downloaded)
+
+
+class EvaluateConfig(StrictModel):
+    is_splits: int = Field(defaults.IS_SPLITS, ge=1)  # Inception Score splits
+    kid_subsets: int = Field(defaults.KID_SUBSETS, ge=1)
+    kid_subset_size: int = Field(defaults.KID_SUBSET_SIZE, ge=2)  # capped at the smaller sample count
+    prdc_k: int = Field(defaults.PRDC_K, ge=1)  # k of the k-NN manifolds
+    ppl_samples: int = Field(defaults.PPL_SAMPLES, ge=10)  # latent pairs for PPL
+    ppl_epsilon: float = Field(defaults.PPL_EPSILON, gt=0.0)
+    ppl_sampling: Literal["full", "end"] = defaults.PPL_SAMPLING
+    nll_max_samples: int | None = Field(None, ge=1)  # cap on test samples for likelihood (None: all)
+    ood: Literal["permuted"] = "permuted"  # out-of-distribution set for anomaly_auroc: test images under one fixed pixel permutation
+    throughput_samples: int = Field(defaults.THROUGHPUT_SAMPLES, ge=10)  # samples timed for samples_per_second
+    batch_size: int = Field(defaults.BATCH_SIZE, ge=1)  # batch of model and extractor calls

@@ -1,0 +1,154 @@
+"""The metric registry: what each metric needs, which keys it writes and which way is better.
+
+Every key of ``metrics/<model>.json``, the leaderboard's columns, tune's allowed objectives
+and the README's metric table derive from the registrations, in registration order. A
+metric is a function of :class:`EvalInputs` that returns its keys' values (and optionally
+supporting numbers under other names, written beside them); it raises :class:`Undefined`
+with the reason when the metric does not apply, and the suite writes its keys as ``null``
+with that reason under ``notes``. Built-ins register through the same public call::
+
+    @register_metric("my_metric", keys=[MetricKey("my_metric", better="lower")], needs={"features"})
+    def my_metric(inp: EvalInputs) -> dict[str, float]:
+        return {"my_metric": float(...)}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from genmodels.registry import Registry
+
+Better = Literal["lower", "higher"]
+
+#: What a metric may need; the suite checks availability before calling it.
+NEEDS: dict[str, str] = {
+    "features": "needs the extractor's features of the samples",
+    "logits": "needs an extractor with class logits",
+    "labels": "needs labelled real data",
+    "model": "needs the model, not only samples",
+    "history": "needs the model's training history",
+}
+
+
+class Undefined(Exception):
+    """Raised by a metric that does not apply; the message is the reason written to ``notes``."""
+
+
+@dataclass(frozen=True)
+class MetricKey:
+    name: str  # the key in metrics/<model>.json and MLflow
+    better: Better | None = None  # None: not ranked (spreads, costs, counts)
+    doc: str = ""  # one line for the README's metric table
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    keys: tuple[MetricKey, ...]
+    needs: frozenset[str]
+    compute: Callable[["EvalInputs"], Mapping[str, float | None]]
+    per_epoch: bool = False  # cheap enough, and needs only sample features: allowed as a tune objective
+
+
+@dataclass
+class EvalInputs:
+    """Everything a metric may read. Optional parts are None when the caller has no model."""
+
+    real: dict[str, np.ndarray]  # extractor outputs of the real reference set ("features", maybe "logits")
+    fake: dict[str, np.ndarray]  # the same for the samples
+    fake_x: np.ndarray  # the samples in data space
+    info: Any  # genmodels.data.base.DatasetInfo
+    cfg: Any  # genmodels.metrics.config.EvaluateConfig
+    seed: int
+    extractor: Any  # genmodels.metrics.features.FeatureExtractor
+    real_labels: np.ndarray | None = None
+    model: Any = None  # genmodels.models.core.base.GenerativeModel
+    test_x: np.ndarray | None = None  # real test data in data space (likelihood, OOD)
+    history: list[dict[str, float]] | None = None  # the model's per-epoch training history
+    cache: dict[str, Any] = field(default_factory=dict)  # shared work between metrics (e.g. k-NN blocks)
+
+    def available(self) -> set[str]:
+        have = {"features"}
+        have |= {"logits"} if "logits" in self.fake else set()
+        have |= {"labels"} if self.real_labels is not None else set()
+        have |= {"model"} if self.model is not None and self.test_x is not None else set()
+        have |= {"history"} if self.history else set()
+        return have
+
+
+METRICS: Registry[Metric] = Registry("metric")
+
+
+def register_metric(
+    name: str, keys: Iterable[MetricKey], needs: Iterable[str] = ("features",), per_epoch: bool = False
+) -> Callable[[Callable[[EvalInputs], Mapping[str, float | None]]], Callable[[EvalInputs], Mapping[str, float | None]]]:
+    """Decorator registering ``compute`` as metric ``name`` writing ``keys``."""
+    keys, needs = tuple(keys), frozenset(needs)
+    unknown = needs - set(NEEDS)
+    if unknown:
+        raise ValueError(f"metric {name!r}: unknown needs {sorted(unknown)} (known: {', '.join(NEEDS)})")
+    if not keys:
+        raise ValueError(f"metric {name!r} must declare at least one key")
+    taken = {k.name for m in (METRICS.get(n) for n in METRICS.ordered()) if m.name != name for k in m.keys}
+    clash = sorted(taken & {k.name for k in keys})
+    if clash:
+        raise ValueError(f"metric {name!r}: key(s) {clash} already written by another metric")
+
+    def add(compute: Callable[[EvalInputs], Mapping[str, float | None]]) -> Callable[[EvalInputs], Mapping[str, float | None]]:
+        METRICS.register(name)(Metric(name, keys, needs, compute, per_epoch))
+        return compute
+
+    return add
+
+
+def unregister_metric(name: str) -> None:
+    """Remove a metric (tests and plugins that register temporary ones)."""
+    METRICS.unregister(name)
+
+
+def _metrics() -> list[Metric]:
+    import genmodels.metrics.builtin  # noqa: F401  (registers the built-ins, in order)
+
+    return [METRICS.get(n) for n in METRICS.ordered()]
+
+
+def metric_keys() -> tuple[str, ...]:
+    """Every key of ``metrics/<model>.json``, in registration order."""
+    return tuple(k.name for m in _metrics() for k in m.keys)
+
+
+def key_specs() -> dict[str, MetricKey]:
+    return {k.name: k for m in _metrics() for k in m.keys}
+
+
+def tune_objectives() -> dict[str, Better]:
+    """Keys a search may optimise each epoch: ranked keys of per-epoch sample metrics."""
+    return {k.name: k.better for m in _metrics() if m.per_epoch for k in m.keys if k.better is not None}
+
+
+def metric_of_key(key: str) -> Metric:
+    for m in _metrics():
+        if key in {k.name for k in m.keys}:
+            return m
+    raise KeyError(f"unknown metric key {key!r} (known: {', '.join(metric_keys())})")
+
+
+def score_sample_metric(key: str, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], cfg: Any, seed: int) -> float:
+    """One per-epoch sample metric (a tune objective) from features alone."""
+    metric = metric_of_key(key)
+    inputs = EvalInputs(real=real, fake=fake, fake_x=np.empty((0,)), info=None, cfg=cfg, seed=seed, extractor=None)
+    value = metric.compute(inputs)[key]
+    return float("nan") if value is None else float(value)
+
+
+def markdown_table() -> str:
+    """The README's metric table: key, better direction, what it needs, one line of meaning."""
+    rows = ["| key | better | needs | meaning |", "|---|---|---|---|"]
+    for m in _metrics():
+        for k in m.keys:
+            rows.append(f"| `{k.name}` | {k.better or '—'} | {', '.join(sorted(m.needs))} | {k.doc} |")
+    return "\n".join(rows)

@@ -1,0 +1,41 @@
+"""Stage ``check``: validate the whole of params.yaml and resolve every default.
+
+DVC reruns a stage only when a param it declares changes, so a misspelt top-level key (or a
+section no stage reads) would otherwise pass silently. This stage depends on the whole file
+(and the code that defines the defaults), so any edit reruns it; it writes
+``build/params.resolved.yaml``: params.yaml with every default of the typed configs filled
+in. The other stages declare their params from that file, so
+
+- a stage reruns when an effective value it reads changes (an edit, or a new default);
+- sections and keys may be omitted from params.yaml (DVC needs declared keys to exist);
+- every stage runs after this one, and an invalid file stops ``dvc repro`` here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from genmodels.atomic import write_text
+from genmodels.config import Params
+from pipelines import paths
+from pipelines.common import log, params
+
+
+def resolved(p: Params) -> dict:
+    """The effective params: every section with its defaults, each model's section validated."""
+    out = p.model_dump(mode="json", exclude=set(p.model_extra or {}))
+    for name in p.models:
+        spec = p.spec(name)
+        out[name] = {"model": spec.config.model_dump(mode="json"), "fit": spec.fit.model_dump(mode="json")}
+    return out
+
+
+def run(root: Path, params_file: str | None = None) -> dict:
+    p = params(root, params_file)
+    data = resolved(p)
+    header = "# Written by the check stage: params.yaml with every default resolved. Do not edit.\n"
+    write_text(root / paths.PARAMS_RESOLVED, header + yaml.safe_dump(data, sort_keys=False))
+    log(f"check: params valid ({len(p.models)} model(s): {', '.join(f'{n}={f}' for n, f in p.models.items())})")
+    return data
