@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import get_args
 
 import pytest
 import torch
@@ -12,8 +13,9 @@ import torch
 import genmodels.models.rbm  # noqa: F401  (registers the family before the lead wires it in)
 from genmodels.data.base import DatasetInfo
 from genmodels.models import build_model
-from genmodels.models.rbm.model import RBM
 from genmodels.models.rbm.ais import ais_log_z, exact_log_z, log_mean_exp_with_stderr, softplus_increment
+from genmodels.models.rbm.model import RBM, RBMConfig
+from genmodels.models.rbm.visible import VISIBLE_UNITS, BernoulliUnits, BinomialUnits, GaussianUnits, VisibleUnits
 
 DIGITS = DatasetInfo("digits", "image", (1, 8, 8), 17, 10, (0.0, 1.0))
 POINTS = DatasetInfo("toy2d", "points", (2,), None, 8, (-2.5, 2.5))
@@ -103,7 +105,7 @@ def test_log_mean_exp_stderr_matches_delta_method() -> None:
     assert se == pytest.approx(float(w.std() / (2 * w.mean())))
 
 
-def cd_trained(visible: str, digits, hidden: int = 16, epochs: int = 3, method: str = "pcd", seed: int = 0) -> RBM:  # noqa: ANN001
+def cd_trained(visible: str, digits, hidden: int = 16, epochs: int = 3, method: str = "pcd", seed: int = 0) -> RBM:
     """A small RBM after a few CD/PCD epochs on digits (non-trivial weights)."""
     torch.manual_seed(seed)
     model = build_model("rbm", {"visible": visible, "hidden": hidden, "method": method, "pcd_chains": 64}, DIGITS)
@@ -142,7 +144,7 @@ def test_sure_lower_bound_rescues_ais_when_it_misses_the_grey_mode(digits) -> No
     assert abs(model.log_z(torch.Generator().manual_seed(1)).log_z - exact) < 0.1
 
 
-def exact_test_log_likelihood(model: RBM, digits) -> float:  # noqa: ANN001
+def exact_test_log_likelihood(model: RBM, digits) -> float:
     from genmodels.models.core.dequantize import dequantize
 
     v = dequantize(torch.from_numpy(digits.test.x), 17, torch.Generator().manual_seed(0))
@@ -213,3 +215,86 @@ def test_persistent_starts_cycle_the_pcd_chains(digits) -> None:
     torch.testing.assert_close(starts, model.chains[torch.arange(70) % 64])
     fresh = build_model("rbm", {"hidden": 16}, DIGITS)  # no chains yet: draws from the marginals
     assert not bool(fresh.chains_ready) and fresh._chain_starts(3, torch.Generator().manual_seed(0)).shape == (3, 64)
+
+
+# -- the visible-unit strategies (genmodels.models.rbm.visible) in isolation ---------------------
+def test_every_configurable_visible_type_has_a_strategy() -> None:
+    assert set(VISIBLE_UNITS) | {"auto"} == set(get_args(RBMConfig.model_fields["visible"].annotation))
+    assert isinstance(build_model("rbm", {"hidden": 4}, DIGITS).units, BinomialUnits)
+    assert isinstance(build_model("rbm", {"hidden": 4}, POINTS).units, GaussianUnits)
+
+
+@pytest.mark.parametrize(("units", "values"), [(BernoulliUnits.for_data(17, 0.01), {0.0, 1.0}), (BinomialUnits.for_data(5, 0.01), {0.0, 1.0, 2.0, 3.0, 4.0})])
+def test_discrete_conditional_mean_is_a_probability_and_draws_are_counts(units: VisibleUnits, values: set[float]) -> None:
+    a = torch.linspace(-60, 60, 101).unsqueeze(0)
+    for beta in (1.0, 0.3, 0.0):
+        mean = units.mean(a, beta)
+        assert 0.0 <= float(mean.min()) and float(mean.max()) <= 1.0
+    v = units.draw(units.mean(a.expand(50, -1), 1.0), torch.zeros(101), 1.0, torch.Generator().manual_seed(0))
+    assert set(v.unique().tolist()) <= values
+    data = units.units_to_data(v)
+    assert 0.0 <= float(data.min()) and float(data.max()) <= 1.0
+
+
+@pytest.mark.parametrize("n", [64, 300_000])  # counting uniforms, then torch.binomial past 2^22 trials
+def test_binomial_draws_have_the_binomial_moments(n: int) -> None:
+    units = BinomialUnits.for_data(17, 0.01)
+    p = torch.full((n,), 0.3, dtype=torch.float64)
+    reps = max(1, 200_000 // n)
+    v = torch.stack([units.draw_counts(p, torch.Generator().manual_seed(i)) for i in range(reps)]).flatten()
+    assert float(v.mean()) == pytest.approx(16 * 0.3, abs=4 * math.sqrt(16 * 0.3 * 0.7 / len(v)))
+    assert float(v.var()) == pytest.approx(16 * 0.3 * 0.7, rel=0.02)
+
+
+def test_gaussian_units_conditional_mean_draw_and_std_floor() -> None:
+    units = GaussianUnits.for_data(None, min_std=0.2)
+    log_std = torch.tensor([math.log(0.5), math.log(0.01)], dtype=torch.float64)
+    torch.testing.assert_close(units.std(log_std), torch.tensor([0.5, 0.2], dtype=torch.float64))
+    a = torch.tensor([[1.0, -2.0]], dtype=torch.float64)
+    assert torch.equal(units.mean(a, 0.25), a)  # tempering scales the variance, not the mean
+    v = units.draw(a.expand(200_000, -1), log_std, 0.25, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(v.mean(0), a[0], atol=0.01, rtol=0)
+    torch.testing.assert_close(v.std(0), units.std(log_std) / 0.5, rtol=0.01, atol=0)
+    assert torch.equal(units.units_from_data(a), a) and torch.equal(units.mean_to_data(a), a)  # continuous data: no quantization
+
+
+@pytest.mark.parametrize("units", [BernoulliUnits.for_data(3, 0.01), BinomialUnits.for_data(4, 0.01)])
+def test_discrete_base_log_z_normalizes_the_base_model(units: BinomialUnits) -> None:
+    """``log Z_0 = log sum_v exp(loc.v + sum_i log C(N, v_i))`` over every unit vector."""
+    g = torch.Generator().manual_seed(0)
+    vbias = torch.zeros(3, dtype=torch.float64)
+    total = torch.randint(0, 10 * units.trials, (3,), generator=g).double()
+    loc, scale = units.base(10.0, total, total, vbias, vbias)
+    v = all_states(3, units.trials + 1)
+    base, _ = units.path_terms(v, loc, scale, vbias, vbias)
+    assert float(units.base_log_z(loc, scale)) == pytest.approx(float(torch.logsumexp(base + units.log_base_measure(v), 0)), abs=1e-12)
+
+
+def test_gaussian_base_log_z_normalizes_the_base_model() -> None:
+    units = GaussianUnits.for_data(None, 0.01)
+    x = torch.randn(50, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * torch.tensor([0.5, 2.0], dtype=torch.float64)
+    loc, scale = units.base(50.0, x.sum(0), (x**2).sum(0), torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(loc, x.mean(0))
+    grid = torch.linspace(-15, 15, 1501, dtype=torch.float64)
+    v = torch.cartesian_prod(grid, grid)
+    base, _ = units.path_terms(v, loc, scale, loc, torch.zeros(2, dtype=torch.float64))
+    quad = torch.logsumexp(base, 0) + 2 * math.log(float(grid[1] - grid[0]))
+    assert float(units.base_log_z(loc, scale)) == pytest.approx(float(quad), abs=1e-6)
+
+
+def test_bernoulli_density_spreads_each_bit_over_its_levels() -> None:
+    """With K = 5 levels, k in {0, 1} binarize to 0 and k in {2, 3, 4} to 1 (k / 4 >= 0.5)."""
+    units = BernoulliUnits.for_data(5, 0.01)
+    assert units.level_counts() == (2, 3)
+    v = (torch.arange(5, dtype=torch.float64) + 0.5).unsqueeze(1) / 5
+    bits, offset = units.units_from_density(v)
+    assert bits.flatten().tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
+    torch.testing.assert_close(offset, torch.tensor([math.log(5 / 2)] * 2 + [math.log(5 / 3)] * 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(("visible", "learned"), [("bernoulli", False), ("binomial", False), ("gaussian", True)])
+def test_state_dict_keys_do_not_depend_on_the_visible_type(visible: str, learned: bool) -> None:
+    """Checkpoints keep the same keys; only gaussian units make ``log_std`` a parameter."""
+    model = build_model("rbm", {"visible": visible, "hidden": 4}, DIGITS)
+    assert sorted(model.state_dict()) == ["chains", "chains_ready", "hbias", "log_std", "stat_count", "stat_sq", "stat_sum", "vbias", "weight"]
+    assert ("log_std" in dict(model.named_parameters())) == learned

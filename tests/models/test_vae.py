@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -88,3 +90,30 @@ def test_learned_prior_gets_gradients(prior: str, digits) -> None:
     for name in names:
         grad = params[name].grad
         assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("prior", "keys"),
+    [("standard", []), ("mixture", ["prior_mixture.log_std", "prior_mixture.logits", "prior_mixture.means"]), ("vamp", ["pseudo_inputs"])],
+)
+def test_prior_parameters_keep_their_checkpoint_names(prior: str, keys: list[str]) -> None:
+    """The prior strategies register their parameters on the VAE under the names older checkpoints use."""
+    model = _with_prior(prior)
+    prior_params = sorted(n for n, _ in model.named_parameters() if not n.startswith(("encoder.", "decoder.")))
+    assert prior_params == keys == sorted(k for k in model.state_dict() if not k.startswith(("encoder.", "decoder.")))
+
+
+@pytest.mark.parametrize("prior", ["mixture", "vamp"])
+def test_prior_follows_copies_and_reloaded_parameters(prior: str) -> None:
+    """The strategy reads the parameters of the model it belongs to: a deep copy's, or ones assigned by load_state_dict."""
+    model = _with_prior(prior)
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.add_(0.5)
+    z = torch.linspace(-3, 3, 7).unsqueeze(1)
+    with torch.no_grad():
+        assert not torch.equal(twin.log_prior(z), model.log_prior(z))
+        fresh = _with_prior(prior)
+        fresh.load_state_dict(twin.state_dict(), assign=True)
+        assert torch.equal(fresh.log_prior(z), twin.log_prior(z))

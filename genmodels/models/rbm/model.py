@@ -1,24 +1,27 @@
 """Restricted Boltzmann machine (Smolensky 1986; Hinton 2002) trained by CD-k or PCD.
 
-Hidden units are Bernoulli; the visible units are one of
+Hidden units are Bernoulli; the visible units are one of the strategy objects of
+:mod:`genmodels.models.rbm.visible`:
 
-* ``binomial`` with ``N = K - 1`` trials for data with ``K`` levels (the exponential-family
-  harmonium of Welling et al. 2005; N = 1 is the Bernoulli RBM):
-  ``-E(v, h) = b.v + c.h + v'Wh + sum_i log C(N, v_i)``, ``v_i in {0..N}``, so
+* ``binomial`` (:class:`~.visible.BinomialUnits`): ``N = K - 1`` trials for data with ``K``
+  levels (the exponential-family harmonium of Welling et al. 2005; N = 1 is the Bernoulli
+  RBM): ``-E(v, h) = b.v + c.h + v'Wh + sum_i log C(N, v_i)``, ``v_i in {0..N}``, so
   ``p(v_i | h) = Binomial(N, sigmoid(b_i + W_i h))``. Its probability ``P(k)`` of the
   discrete levels gives the density ``log p(v) = log P(k) + D log K`` of dequantized data
   (:mod:`genmodels.models.core.dequantize`), exactly comparable with the other families.
-* ``bernoulli``: the same with ``N = 1`` on images binarized at 0.5; ``P(k)`` spreads the
-  probability of each binary value evenly over the levels that binarize to it.
-* ``gaussian`` (Cho et al. 2011): ``E(v, h) = sum_i (v_i - b_i)^2 / 2 s_i^2 - c.h - sum_ij
-  v_i W_ij h_j / s_i^2``, so ``p(v | h) = N(b + Wh, diag s^2)``, with the standard deviations
-  ``s`` learned (log-parametrised) or fixed. On images it models the dequantized ``v``; its
-  density on R^D integrates to at most 1 over [0, 1]^D, so the bits/dim stay an upper bound.
+* ``bernoulli`` (:class:`~.visible.BernoulliUnits`): the same with ``N = 1`` on images
+  binarized at 0.5; ``P(k)`` spreads the probability of each binary value evenly over the
+  levels that binarize to it.
+* ``gaussian`` (:class:`~.visible.GaussianUnits`; Cho et al. 2011): ``E(v, h) = sum_i
+  (v_i - b_i)^2 / 2 s_i^2 - c.h - sum_ij v_i W_ij h_j / s_i^2``, so ``p(v | h) =
+  N(b + Wh, diag s^2)``, with the standard deviations ``s`` learned (log-parametrised) or
+  fixed. On images it models the dequantized ``v``; its density on R^D integrates to at most
+  1 over [0, 1]^D, so the bits/dim stay an upper bound.
 
 Training minimises the surrogate ``mean F(v_data) - mean F(v_neg)`` with the negatives
 detached (``F`` the free energy): its gradient is the CD-k (Hinton 2002) or, with
 persistent chains, the PCD (Tieleman 2008) estimate of the negative log-likelihood gradient.
-``log_likelihood`` is ``-F(v) - log Z`` with ``log Z`` from AIS (:mod:`.rbm_ais`), cached
+``log_likelihood`` is ``-F(v) - log Z`` with ``log Z`` from AIS (:mod:`.ais`), cached
 until the parameters change. Samples come from block Gibbs chains (see :meth:`RBM.sample`).
 """
 
@@ -37,17 +40,9 @@ from torch import Tensor, nn
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import GenerativeModel
-from genmodels.models.core.dequantize import dequantize, quantize_back
-from genmodels.models.rbm.ais import MAX_EXACT_HIDDEN, LogZEstimate, ais_log_z, exact_log_z, hidden_subset_log_z
 from genmodels.models.core.registry import register_model
-
-LOG_2PI = math.log(2 * math.pi)
-_COUNT_TRIALS_LIMIT = 1 << 22  # binomial draws by counting uniforms up to this many trials per call
-
-
-def draw_bernoulli(p: Tensor, generator: torch.Generator) -> Tensor:
-    """``Bernoulli(p)`` draws as ``u < p`` (several times faster than ``torch.bernoulli`` on CPU)."""
-    return (torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype) < p).to(p.dtype)
+from genmodels.models.rbm.ais import MAX_EXACT_HIDDEN, LogZEstimate, ais_log_z, exact_log_z, hidden_subset_log_z
+from genmodels.models.rbm.visible import VISIBLE_UNITS, VisibleUnits, draw_bernoulli
 
 
 class RBMConfig(StrictModel):
@@ -83,12 +78,14 @@ class RBM(GenerativeModel):
         kind = config.visible
         if kind == "auto":
             kind = "binomial" if info.levels is not None else "gaussian"
-        if kind in ("binomial", "bernoulli") and info.levels is None:
+        units_cls = VISIBLE_UNITS[kind]
+        if units_cls.discrete and info.levels is None:
             raise ValueError(f"rbm.visible={kind} needs discrete data (levels), but {info.name!r} is continuous: use gaussian")
         if info.levels is not None and info.levels < 2:
             raise ValueError(f"rbm needs at least 2 levels per dimension, got {info.levels}")
         self.visible = kind
-        self.trials = {"binomial": (info.levels or 2) - 1, "bernoulli": 1, "gaussian": 0}[kind]
+        self.units: VisibleUnits = units_cls.for_data(info.levels, config.min_std)
+        self.trials = self.units.trials  # binomial trials N per unit (0: gaussian)
         self.dim = math.prod(self.data_shape)
         self.n_hidden = config.hidden
         d, h = self.dim, config.hidden
@@ -96,7 +93,7 @@ class RBM(GenerativeModel):
         self.vbias = nn.Parameter(torch.zeros(d))
         self.hbias = nn.Parameter(torch.zeros(h))
         log_std = torch.full((d,), math.log(config.gaussian_std))
-        if kind == "gaussian" and config.learn_std:
+        if self.units.has_std and config.learn_std:
             self.log_std = nn.Parameter(log_std)
         else:
             self.register_buffer("log_std", log_std)
@@ -108,81 +105,39 @@ class RBM(GenerativeModel):
         self.register_buffer("chains_ready", torch.zeros((), dtype=torch.bool))
         self._log_z_cache: tuple[tuple[int, ...], LogZEstimate] | None = None
 
-    # -- data <-> visible units ---------------------------------------------------------
-    def _bernoulli_level_counts(self) -> tuple[int, int]:
-        """How many of the K levels binarize to 0 and to 1 (``k / (K - 1) >= 0.5``)."""
-        levels = self.info.levels or 2
-        return math.ceil((levels - 1) / 2), levels - math.ceil((levels - 1) / 2)
-
+    # -- data <-> visible units (the strategy: genmodels.models.rbm.visible) ------------------
     def units_from_data(self, x: Tensor) -> Tensor:
         """Data-space values ``k/(K-1)`` (or raw points) -> visible units ``(n, D)``."""
-        x = x.reshape(len(x), -1)
-        if self.visible == "binomial":
-            return torch.round(x * self.trials)
-        if self.visible == "bernoulli":
-            return (x >= 0.5).to(x.dtype)
-        return x
+        return self.units.units_from_data(x.reshape(len(x), -1))
 
     def _units_from_density(self, v: Tensor) -> tuple[Tensor, Tensor]:
         """Density-space ``v`` -> (units, log-density offset): ``log p(v) = -F - log Z + offset``."""
-        v = v.reshape(len(v), -1)
-        levels = self.info.levels
-        if self.visible == "gaussian" or levels is None:
-            return v, torch.zeros(len(v), device=v.device, dtype=v.dtype)
-        k = torch.floor(v * levels).clamp(0, levels - 1)
-        offset = torch.full((len(v),), self.dim * math.log(levels), device=v.device, dtype=v.dtype)
-        if self.visible == "binomial":
-            return k, offset
-        b = (k / (levels - 1) >= 0.5).to(v.dtype)
-        zeros, ones = self._bernoulli_level_counts()
-        return b, offset - (b * math.log(ones) + (1 - b) * math.log(zeros)).sum(1)
+        return self.units.units_from_density(v.reshape(len(v), -1))
 
     # -- energy and conditionals ---------------------------------------------------------
     def std(self) -> Tensor:
+        """The gaussian visibles' standard deviations ``s = max(exp(log_std), min_std)``."""
         return self.log_std.exp().clamp_min(self.config.min_std)
 
     def hidden_input(self, v: Tensor) -> Tensor:
         """``c + W'v`` (binomial) or ``c + W'(v / s^2)`` (gaussian)."""
-        if self.visible == "gaussian":
-            v = v / self.std() ** 2
-        return self.hbias + v @ self.weight
-
-    def log_base_measure(self, v: Tensor) -> Tensor:
-        """``sum_i log C(N, v_i)`` of binomial units (0 for N = 1 and for gaussian units)."""
-        if self.trials <= 1:
-            return torch.zeros(len(v), device=v.device, dtype=v.dtype)
-        n = float(self.trials)
-        return (math.lgamma(n + 1) - torch.lgamma(v + 1) - torch.lgamma(n - v + 1)).sum(1)
+        return self.hbias + self.units.hidden_drive(v, self.log_std) @ self.weight
 
     def free_energy(self, v: Tensor) -> Tensor:
         """``F(v) = -log sum_h exp(-E(v, h))`` per row of visible units."""
         hidden = F.softplus(self.hidden_input(v)).sum(1)
-        if self.visible == "gaussian":
-            return (((v - self.vbias) / self.std()) ** 2).sum(1) / 2 - hidden
-        return -(v @ self.vbias) - self.log_base_measure(v) - hidden
+        return self.units.visible_energy(v, self.vbias, self.log_std) - hidden
 
     def sample_hidden(self, v: Tensor, beta: float, generator: torch.Generator) -> Tensor:
         return draw_bernoulli(torch.sigmoid(beta * self.hidden_input(v)), generator)
 
     def visible_mean(self, h: Tensor, beta: float = 1.0) -> Tensor:
         """Binomial: the success probability ``sigmoid(beta (b + Wh))``; gaussian: ``b + Wh``."""
-        a = self.vbias + h @ self.weight.T
-        return a if self.visible == "gaussian" else torch.sigmoid(beta * a)
+        return self.units.mean(self.vbias + h @ self.weight.T, beta)
 
     def sample_visible(self, h: Tensor, beta: float, generator: torch.Generator) -> Tensor:
         """Draw ``v ~ p(v | h)`` at inverse temperature ``beta`` (the binomial base measure is not tempered)."""
-        mean = self.visible_mean(h, beta)
-        if self.visible == "gaussian":
-            return mean + self.std() / math.sqrt(beta) * torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        return self._draw_binomial(mean, generator)
-
-    def _draw_binomial(self, p: Tensor, generator: torch.Generator) -> Tensor:
-        if self.trials == 1:
-            return draw_bernoulli(p, generator)
-        if p.numel() * self.trials <= _COUNT_TRIALS_LIMIT:  # counting uniforms below p beats torch.binomial
-            u = torch.rand((*p.shape, self.trials), generator=generator, device=p.device, dtype=p.dtype)
-            return (u < p.unsqueeze(-1)).sum(-1).to(p.dtype)
-        return torch.binomial(torch.full_like(p, float(self.trials)), p, generator=generator)
+        return self.units.draw(self.visible_mean(h, beta), self.log_std, beta, generator)
 
     @torch.no_grad()
     def gibbs(self, v: Tensor, steps: int, generator: torch.Generator, beta: float = 1.0) -> Tensor:
@@ -201,9 +156,7 @@ class RBM(GenerativeModel):
 
     def training_losses(self, x: Tensor, y: Tensor | None, generator: torch.Generator) -> Iterator[tuple[str, Tensor]]:
         """CD-k / PCD-k: yield ``mean F(data) - mean F(negatives)`` (negatives detached)."""
-        if self.visible == "gaussian" and self.info.levels is not None:
-            x = dequantize(x, self.info.levels, generator)
-        v = self.units_from_data(x)
+        v = self.units.training_units(x.reshape(len(x), -1), generator)  # gaussian: dequantized
         self._record_statistics(v)
         if self.config.method == "pcd":
             if not bool(self.chains_ready):
@@ -223,10 +176,7 @@ class RBM(GenerativeModel):
             return self.chains[torch.arange(m, device=self.chains.device) % len(self.chains)].clone()
         if init != "random":
             return self.ais_base_sample(m, generator).to(self.weight.dtype)
-        if self.visible == "gaussian":
-            noise = torch.randn((m, self.dim), generator=generator, device=self.device)
-            return self.vbias.detach() + self.std().detach() * noise
-        return self._draw_binomial(torch.full((m, self.dim), 0.5, device=self.device), generator)
+        return self.units.noise_start(m, self.vbias.detach(), self.log_std.detach(), generator)
 
     def _output(self, h: Tensor, beta: float, generator: torch.Generator) -> Tensor:
         """The sample returned for the last hidden state: ``E[v|h]`` or a draw, in data space."""
@@ -234,13 +184,8 @@ class RBM(GenerativeModel):
         if mode == "auto":
             mode = "mean" if self.info.kind == "image" else "sample"
         if mode == "mean":
-            v = self.visible_mean(h, beta)  # binomial: E[v/N | h] = p, already in [0, 1]
-        else:
-            v = self.sample_visible(h, beta, generator)
-            v = v / self.trials if self.trials > 0 else v
-        if self.visible == "gaussian" and self.info.levels is not None:
-            v = quantize_back(v, self.info.levels)
-        return v
+            return self.units.mean_to_data(self.visible_mean(h, beta))
+        return self.units.units_to_data(self.sample_visible(h, beta, generator))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
@@ -337,60 +282,31 @@ class RBM(GenerativeModel):
             extras["log_z_exact"] = self.exact_log_z().log_z
         return extras
 
-    # -- the AIS interface (rbm_ais.Annealable) ----------------------------------------
+    # -- the AIS interface (ais.Annealable) -------------------------------------------------
     def _base(self) -> tuple[Tensor, Tensor]:
         """Base model from the data marginals: binomial logits (unit "stds"), or gaussian means and stds."""
-        count = float(self.stat_count)
-        dtype = self.weight.dtype
-        if self.visible == "gaussian":
-            if count < 2:
-                return self.vbias.detach(), self.std().detach()
-            mean = self.stat_sum / count
-            data_std = (self.stat_sq / count - mean**2).clamp_min(0.0).sqrt().to(dtype)
-            # never narrower than the model's own noise: a base narrower than p(v|h) makes
-            # the path change abruptly near beta = 1 (AIS error 0.4 nat vs 0.002 on digits)
-            return mean.to(dtype), torch.maximum(data_std, self.std().detach())
-        if count < 1:
-            return self.vbias.detach(), torch.ones_like(self.vbias)
-        rate = (self.stat_sum + 0.5) / (count * self.trials + 1.0)  # smoothed base rate per trial
-        return torch.logit(rate).to(dtype), torch.ones_like(self.vbias)
+        return self.units.base(float(self.stat_count), self.stat_sum, self.stat_sq, self.vbias, self.log_std)
 
     def ais_base_log_z(self) -> Tensor:
         loc, scale = self._base()
         free_hidden = self.n_hidden * math.log(2.0)
-        if self.visible == "gaussian":
-            return (torch.log(scale) + LOG_2PI / 2).sum() + free_hidden
-        return self.trials * F.softplus(loc).sum() + free_hidden
+        return self.units.base_log_z(loc, scale) + free_hidden
 
     def ais_base_sample(self, m: int, generator: torch.Generator) -> Tensor:
         loc, scale = self._base()
-        if self.visible == "gaussian":
-            return loc + scale * torch.randn((m, self.dim), generator=generator, device=loc.device, dtype=loc.dtype)
-        return self._draw_binomial(torch.sigmoid(loc).expand(m, -1).contiguous(), generator)
+        return self.units.base_sample(loc, scale, m, generator)
 
     def ais_terms(self, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         loc, scale = self._base()
-        if self.visible == "gaussian":
-            base = -(((v - loc) / scale) ** 2).sum(1) / 2
-            model = -(((v - self.vbias) / self.std()) ** 2).sum(1) / 2
-        else:
-            base, model = v @ loc, v @ self.vbias
+        base, model = self.units.path_terms(v, loc, scale, self.vbias, self.log_std)
         return base, model, self.hidden_input(v)
 
     def ais_transition(self, v: Tensor, hidden_input: Tensor, beta: float, generator: torch.Generator) -> Tensor:
         h = draw_bernoulli(torch.sigmoid(beta * hidden_input), generator)
         loc, scale = self._base()
         a = self.vbias + h @ self.weight.T
-        if self.visible == "gaussian":
-            var = self.std() ** 2
-            precision = (1 - beta) / scale**2 + beta / var
-            mean = ((1 - beta) * loc / scale**2 + beta * a / var) / precision
-            return mean + torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype) / precision.sqrt()
-        return self._draw_binomial(torch.sigmoid((1 - beta) * loc + beta * a), generator)
+        return self.units.tempered_draw(a, loc, scale, self.log_std, beta, generator)
 
     def log_z_given_hidden(self, h: Tensor) -> Tensor:
         a = self.vbias + h @ self.weight.T
-        if self.visible == "gaussian":
-            var = self.std() ** 2
-            return h @ self.hbias + ((a**2 - self.vbias**2) / (2 * var)).sum(1) + (torch.log(var) + LOG_2PI).sum() / 2
-        return h @ self.hbias + self.trials * F.softplus(a).sum(1)
+        return self.units.log_z_given_hidden(h @ self.hbias, a, self.vbias, self.log_std)

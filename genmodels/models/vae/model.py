@@ -5,13 +5,14 @@ The decoder is a Gaussian ``p(v|z) = N(mu(z), diag sigma^2(z))`` over dequantize
 other families. The test likelihood is the importance-weighted bound of Burda et al. (2016):
 ``log p(v) >= E log (1/k) sum_i p(v, z_i) / q(z_i|v)``, ``z_i ~ q(z|v)``.
 
-The prior ``p(z)`` is ``N(0, I)``, a learned diagonal Gaussian mixture, or the VampPrior of
-Tomczak & Welling (2018), ``p(z) = (1/K) sum_k q(z | u_k)`` with learned pseudo-inputs
-``u_k``. A standard normal prior leaves "holes" where the aggregate posterior has no mass,
-and decoded prior samples from there are poor; the VampPrior follows the aggregate posterior
-(on digits, FID 3.6 -> 0.4 at the same decoder). With a learned prior the KL term of the
-ELBO is the one-sample estimate ``log q(z|v) - log p(z)``; the IW bound uses ``log p(z)``
-as it is, so the reported likelihood is that of the model that is sampled.
+The prior ``p(z)`` (a strategy object, :mod:`genmodels.models.vae.priors`) is ``N(0, I)``, a
+learned diagonal Gaussian mixture, or the VampPrior of Tomczak & Welling (2018),
+``p(z) = (1/K) sum_k q(z | u_k)`` with learned pseudo-inputs ``u_k``. A standard normal
+prior leaves "holes" where the aggregate posterior has no mass, and decoded prior samples
+from there are poor; the VampPrior follows the aggregate posterior (on digits, FID 3.6 -> 0.4
+at the same decoder). With a learned prior the KL term of the ELBO is the one-sample estimate
+``log q(z|v) - log p(z)``; the IW bound uses ``log p(z)`` as it is, so the reported
+likelihood is that of the model that is sampled.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.dequantize import dequantize, quantize_back
 from genmodels.models.core.nets import ConvDecoder, ConvEncoder, mlp
-from genmodels.models.core.priors import GaussianMixturePrior, mixture_log_density, mixture_sample
 from genmodels.models.core.registry import register_model
+from genmodels.models.vae.priors import Components, LatentPrior, PriorSpec, attach_prior
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -74,36 +75,28 @@ class VAE(GenerativeModel):
             h = config.hidden
             self.encoder = nn.Sequential(nn.Flatten(), mlp([self.dim, *h, 2 * z], final_activation=False))
             self.decoder = mlp([z, *reversed(h), 2 * self.dim])
-        if config.prior == "mixture":
-            self.prior_mixture = GaussianMixturePrior(config.prior_components, z)
-        elif config.prior == "vamp":  # pseudo-inputs u_k = sigmoid(a_k) in [0, 1] (raw for continuous data)
-            self.pseudo_inputs = nn.Parameter(0.1 * torch.randn(config.prior_components, *self.data_shape))
+        spec = PriorSpec(z, config.prior_components, self.data_shape, self.bounded)
+        # registers prior_mixture.* (mixture) or pseudo_inputs (vamp) on this module
+        self.latent_prior: LatentPrior = attach_prior(config.prior, self, spec, self.encode)
 
-    # -- prior ------------------------------------------------------------------------------
-    def prior_components(self) -> tuple[Tensor, Tensor, Tensor]:
-        """Means, log standard deviations ``(K, latent)`` and log weights ``(K,)`` of a mixture prior."""
-        if self.config.prior == "vamp":
-            u = torch.sigmoid(self.pseudo_inputs) if self.bounded else self.pseudo_inputs
-            mu, log_std = self.encode(u)
-            return mu, log_std, torch.full((len(mu),), -math.log(len(mu)), device=mu.device)
-        return self.prior_mixture.components()
+    # -- prior (strategy: genmodels.models.vae.priors) -------------------------------------
+    def prior_components(self) -> Components | None:
+        """Means, log standard deviations ``(K, latent)`` and log weights ``(K,)`` of a mixture
+        prior; None for ``N(0, I)``."""
+        return self.latent_prior.components()
 
-    def log_prior(self, z: Tensor, components: tuple[Tensor, Tensor, Tensor] | None = None) -> Tensor:
+    def log_prior(self, z: Tensor, components: Components | None = None) -> Tensor:
         """``log p(z)`` over the last dim: ``N(z; 0, I)`` or ``log sum_k w_k N(z; m_k, diag s_k^2)``
         (``components``: :meth:`prior_components`, when the caller already has them)."""
-        if self.config.prior == "standard":
-            return (-0.5 * (z**2 + LOG_2PI)).sum(-1)
-        return mixture_log_density(z, *(components or self.prior_components()))
+        return self.latent_prior.log_prob(z, components)
 
     @property
     def gaussian_latent(self) -> bool:
-        return self.config.prior == "standard"
+        return self.latent_prior.standard_normal
 
     def sample_latent(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
         """``z ~ p(z)``; a mixture draws a component ``k ~ w`` and then ``m_k + T s_k eps``."""
-        if self.config.prior == "standard":
-            return super().sample_latent(n, generator, temperature)
-        return mixture_sample(n, *self.prior_components(), generator, temperature)
+        return self.latent_prior.sample(n, generator, temperature)
 
     @property
     def latent_dim(self) -> int:
@@ -128,10 +121,7 @@ class VAE(GenerativeModel):
         z = mu + eps * log_std.exp()
         mean, dec_log_std = self.decoder_params(z)
         rec = -gaussian_log_prob(v, mean, dec_log_std)
-        if self.config.prior == "standard":  # closed form
-            kl = 0.5 * (mu**2 + (2 * log_std).exp() - 1 - 2 * log_std).sum(1)
-        else:  # one-sample estimate log q(z|v) - log p(z) at the reparameterised z
-            kl = (-0.5 * (eps**2 + LOG_2PI) - log_std).sum(1) - self.log_prior(z)
+        kl = self.latent_prior.kl(mu, log_std, eps, z)  # closed form for N(0, I), else one-sample
         yield "model", (rec + self.config.beta * kl).mean() / self.dim
 
     def decode(self, z: Tensor) -> Tensor:
@@ -143,7 +133,7 @@ class VAE(GenerativeModel):
         """Importance-weighted lower bound on log p(v) with k = ``iw_samples``."""
         k = self.config.iw_samples
         mu, log_std = self.encode(x)
-        prior = None if self.config.prior == "standard" else self.prior_components()  # once, not per chunk
+        prior = self.latent_prior.components()  # once, not per chunk (None for N(0, I))
         chunks = []
         for start in range(0, k, 16):
             m = min(16, k - start)
@@ -153,7 +143,7 @@ class VAE(GenerativeModel):
             mean, dec_log_std = self.decoder_params(flat)
             xs = x.unsqueeze(0).expand(m, *x.shape).reshape(-1, *x.shape[1:])
             log_px_z = gaussian_log_prob(xs, mean, dec_log_std).view(m, -1)
-            log_pz = self.log_prior(z, prior)
+            log_pz = self.latent_prior.log_prob(z, prior)
             log_qz = (-0.5 * (eps**2 + LOG_2PI) - log_std).sum(-1)
             chunks.append(log_px_z + log_pz - log_qz)
         log_w = torch.cat(chunks, 0)
