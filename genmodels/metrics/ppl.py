@@ -156,7 +156,16 @@ def perceptual_path_length(
     _check_ppl_args(n, latent_dim, epsilon, sampling, space, interpolation, batch_size, lower, upper)
     interpolation = interpolation or ("slerp" if space == "gaussian" and draw is None else "lerp")
     interpolate = slerp if interpolation == "slerp" else lerp
+    z0, z1, t = _endpoints(n, latent_dim, sampling, space, seed, draw, device, dtype)
+    values = _path_distances(generate, distance, interpolate, z0, z1, t, epsilon, batch_size)
+    return _trimmed_mean_std(values, lower, upper)
 
+
+def _endpoints(
+    n: int, latent_dim: int, sampling: str, space: str, seed: int,
+    draw: Callable[[int, torch.Generator], Tensor] | None, device: torch.device | str, dtype: torch.dtype,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Path ends z0, z1 and positions t, all from one generator seeded with ``seed`` (in that order)."""
     gen = torch.Generator(device=device).manual_seed(seed)
     if draw is None:
         prior = torch.randn if space == "gaussian" else torch.rand
@@ -171,29 +180,40 @@ def perceptual_path_length(
         t = torch.rand(n, generator=gen, device=device, dtype=dtype)
     else:
         t = torch.zeros(n, device=device, dtype=dtype)
+    return z0, z1, t
 
+
+@torch.inference_mode()
+def _path_distances(
+    generate: Callable[[Tensor], Tensor], distance: Distance, interpolate: Callable[[Tensor, Tensor, Tensor], Tensor],
+    z0: Tensor, z1: Tensor, t: Tensor, epsilon: float, batch_size: int,
+) -> np.ndarray:
+    """d(G(i(t)), G(i(t + eps))) / eps^2 per pair, in batches (float64)."""
     values = []
-    with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            batch = slice(start, min(start + batch_size, n))
-            b = batch.stop - batch.start
-            za = interpolate(z0[batch], z1[batch], t[batch])
-            zb = interpolate(z0[batch], z1[batch], t[batch] + epsilon)
-            samples = generate(torch.cat([za, zb]))
-            if samples.shape[0] != 2 * b:
-                raise ValueError(f"generate returned {samples.shape[0]} samples for {2 * b} latents")
-            dist = distance(samples[:b], samples[b:])
-            if dist.shape != (b,):
-                raise ValueError(f"distance must return shape ({b},), got {tuple(dist.shape)}")
-            values.append(dist.double().cpu().numpy() / epsilon**2)
-    values_np = np.concatenate(values)
-    if not np.isfinite(values_np).all():
+    for start in range(0, len(t), batch_size):
+        batch = slice(start, min(start + batch_size, len(t)))
+        b = batch.stop - batch.start
+        za = interpolate(z0[batch], z1[batch], t[batch])
+        zb = interpolate(z0[batch], z1[batch], t[batch] + epsilon)
+        samples = generate(torch.cat([za, zb]))
+        if samples.shape[0] != 2 * b:
+            raise ValueError(f"generate returned {samples.shape[0]} samples for {2 * b} latents")
+        dist = distance(samples[:b], samples[b:])
+        if dist.shape != (b,):
+            raise ValueError(f"distance must return shape ({b},), got {tuple(dist.shape)}")
+        values.append(dist.double().cpu().numpy() / epsilon**2)
+    out = np.concatenate(values)
+    if not np.isfinite(out).all():
         raise ValueError("distance returned NaN or infinite values")
+    return out
 
-    keep = np.ones(values_np.shape, dtype=bool)
+
+def _trimmed_mean_std(values: np.ndarray, lower: float | None, upper: float | None) -> tuple[float, float]:
+    """Mean and std of the values between the ``lower`` and ``upper`` percentiles (None: no cut)."""
+    keep = np.ones(values.shape, dtype=bool)
     if lower is not None:
-        keep &= values_np >= np.percentile(values_np, lower, method="lower")
+        keep &= values >= np.percentile(values, lower, method="lower")
     if upper is not None:
-        keep &= values_np <= np.percentile(values_np, upper, method="higher")
-    kept = values_np[keep]
+        keep &= values <= np.percentile(values, upper, method="higher")
+    kept = values[keep]
     return float(kept.mean()), float(kept.std())

@@ -26,6 +26,7 @@ Better = Literal["lower", "higher"]
 
 #: What a metric may need; the suite checks availability before calling it.
 NEEDS: dict[str, str] = {
+    "samples": "needs the samples",
     "features": "needs the extractor's features of the samples",
     "logits": "needs an extractor with class logits",
     "labels": "needs labelled real data",
@@ -72,7 +73,7 @@ class EvalInputs:
     cache: dict[str, Any] = field(default_factory=dict)  # shared work between metrics (e.g. k-NN blocks)
 
     def available(self) -> set[str]:
-        have = {"features"}
+        have = {"samples", "features"}
         have |= {"logits"} if "logits" in self.fake else set()
         have |= {"labels"} if self.real_labels is not None else set()
         have |= {"model"} if self.model is not None and self.test_x is not None else set()
@@ -86,7 +87,9 @@ METRICS: Registry[Metric] = Registry("metric")
 def register_metric(
     name: str, keys: Iterable[MetricKey], needs: Iterable[str] = ("features",), per_epoch: bool = False
 ) -> Callable[[Callable[[EvalInputs], Mapping[str, float | None]]], Callable[[EvalInputs], Mapping[str, float | None]]]:
-    """Decorator registering ``compute`` as metric ``name`` writing ``keys``."""
+    """Decorator registering ``compute`` as metric ``name`` writing ``keys`` (after the built-ins)."""
+    import genmodels.metrics.builtin  # noqa: F401  (built-ins first, whoever registers first)
+
     keys, needs = tuple(keys), frozenset(needs)
     unknown = needs - set(NEEDS)
     if unknown:
@@ -152,3 +155,9 @@ def markdown_table() -> str:
         for k in m.keys:
             rows.append(f"| `{k.name}` | {k.better or '—'} | {', '.join(sorted(m.needs))} | {k.doc} |")
     return "\n".join(rows)
+
+
+if __name__ == "__main__":  # python -m genmodels.metrics.registry: the README's metric table
+    from genmodels.metrics import registry  # the importable module, where the built-ins register
+
+    print(registry.markdown_table())

@@ -1,7 +1,9 @@
 """Record runs in MLflow: one run per model per pipeline run, shared by its stages.
 
 ``train@<model>`` opens the run and writes its id to ``models/<model>/mlflow.json``;
-``sample@`` and ``evaluate@`` reopen it. The default store is ``sqlite:///mlflow.db`` at the
+``evaluate@<model>`` reopens it (the sample stage does not touch MLflow; evaluate logs its
+picture). Tune's parent and child runs live in :mod:`genmodels.tracking.tune_runs`. The
+default store is ``sqlite:///mlflow.db`` at the
 project root; ``MLFLOW_TRACKING_URI`` overrides it (use an ``mlflow server`` when many
 processes write at once, e.g. Tune trials).
 """

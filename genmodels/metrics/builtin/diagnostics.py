@@ -15,7 +15,7 @@ from genmodels.models.core.dequantize import dequantize
     "modes",
     [MetricKey("modes_covered", "higher", "mixture modes that receive their share of high-quality samples (toy2d; Srivastava et al. 2017)"),
      MetricKey("high_quality_fraction", "higher", "share of samples within 3 std of a mode (toy2d)")],
-    needs=(),
+    needs={"samples"},
 )  # fmt: skip
 def modes(inp: EvalInputs) -> dict[str, float]:
     mixture = inp.info.extra.get("means") if inp.info.kind == "points" else None
@@ -28,11 +28,11 @@ def modes(inp: EvalInputs) -> dict[str, float]:
 
 @register_metric(
     "class_coverage",
-    [MetricKey("class_coverage", "higher", "share of classes predicted for the samples at >= half their real frequency")],
-    needs=(),
+    [MetricKey("class_coverage", "higher", "labelled images: share of classes whose predicted frequency among the samples is >= half their real frequency")],
+    needs={"logits", "labels"},
 )  # fmt: skip
 def class_coverage_metric(inp: EvalInputs) -> dict[str, float]:
-    if "logits" not in inp.fake or inp.real_labels is None or not inp.info.num_classes:
+    if not inp.info.num_classes:
         raise Undefined("needs labelled real data and a classifier extractor")
     return {"class_coverage": class_coverage(inp.fake["logits"], inp.real_labels, inp.info.num_classes)}
 
@@ -49,7 +49,7 @@ def make_ood(test_x: np.ndarray, info, seed: int) -> np.ndarray:  # noqa: ANN001
 
 @register_metric(
     "anomaly_auroc",
-    [MetricKey("anomaly_auroc", "higher", "AUROC of the model's anomaly score, test set vs pixel-permuted test set")],
+    [MetricKey("anomaly_auroc", "higher", "AUROC of the model's anomaly score (−log-likelihood or bound; −D(x) for the GAN), test split vs pixel-permuted test images (uniform noise for points)")],
     needs={"model"},
 )  # fmt: skip
 @torch.no_grad()

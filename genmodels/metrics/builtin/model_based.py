@@ -22,7 +22,7 @@ def batched(fn, x: torch.Tensor, batch_size: int) -> torch.Tensor:  # noqa: ANN0
 
 @register_metric(
     "ppl",
-    [MetricKey("ppl", "lower", "perceptual path length: E d(G(z_t), G(z_t+ε))/ε², 1st-99th percentile (Karras et al. 2019)")],
+    [MetricKey("ppl", "lower", "perceptual path length E d(G(i(t)), G(i(t+ε)))/ε², ε = `ppl_epsilon`, slerp between N(0, I) latents or lerp between draws of a learned prior, 1st–99th percentile kept; distance: the evaluator's unit-normalised conv activations, squared Euclidean for points (Karras et al. 2019)")],
     needs={"model"},
 )  # fmt: skip
 @torch.no_grad()
@@ -49,7 +49,7 @@ def test_tensor(inp: EvalInputs) -> torch.Tensor:
 
 @register_metric(
     "nll",
-    [MetricKey("nll_bits_per_dim", "lower", "test negative log-likelihood in bits per dimension; its kind (exact, bound, estimate) is in notes")],
+    [MetricKey("nll_bits_per_dim", "lower", "test negative log-likelihood in bits per dimension (dequantization convention below); its kind — exact, upper bound (VAE) or estimate (RBM AIS) — is in notes")],
     needs={"model"},
 )  # fmt: skip
 @torch.no_grad()

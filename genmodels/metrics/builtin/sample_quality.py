@@ -12,10 +12,10 @@ from genmodels.metrics.fid import fid_from_features
 from genmodels.metrics.inception_score import inception_score
 from genmodels.metrics.kid import SubsetKernelSums, kid_from_features
 from genmodels.metrics.prdc import prdc_from_features
-from genmodels.metrics.registry import EvalInputs, MetricKey, Undefined, register_metric
+from genmodels.metrics.registry import EvalInputs, MetricKey, register_metric
 
 
-@register_metric("fid", [MetricKey("fid", "lower", "Fréchet distance of Gaussians fitted to real and sample features (Heusel et al. 2017)")], per_epoch=True)
+@register_metric("fid", [MetricKey("fid", "lower", "Fréchet distance of Gaussians fitted to the real and sample features, float64 covariances (Heusel et al. 2017)")], per_epoch=True)
 def fid(inp: EvalInputs) -> dict[str, float]:
     return {"fid": fid_from_features(inp.real["features"], inp.fake["features"])}
 
@@ -39,7 +39,7 @@ def _prdc_with_kid(inp: EvalInputs) -> tuple[dict[str, float], tuple[float, floa
 
 @register_metric(
     "kid",
-    [MetricKey("kid", "lower", "unbiased MMD² with the cubic polynomial kernel, mean over subsets (Binkowski et al. 2018)"),
+    [MetricKey("kid", "lower", "unbiased MMD² with kernel (x·y/d + 1)³, mean over `kid_subsets` seeded subsets of min(`kid_subset_size`, n) samples (Bińkowski et al. 2018)"),
      MetricKey("kid_std", None, "standard deviation of KID over the subsets")],
     per_epoch=True,
 )  # fmt: skip
@@ -55,19 +55,18 @@ def kid(inp: EvalInputs) -> dict[str, float]:
 
 @register_metric(
     "is",
-    [MetricKey("is", "higher", "Inception Score exp(E KL(p(y|x) ‖ p(y))) on the extractor's logits, mean over splits (Salimans et al. 2016)"),
+    [MetricKey("is", "higher", "Inception Score exp(E KL(p(y\\|x) ‖ p(y))) on the extractor's logits, mean over `is_splits` splits (Salimans et al. 2016)"),
      MetricKey("is_std", None, "standard deviation of IS over the splits")],
+    needs={"logits"},
 )  # fmt: skip
 def inception(inp: EvalInputs) -> dict[str, float]:
-    if "logits" not in inp.fake:
-        raise Undefined(f"extractor {inp.extractor.name!r} has no class logits")
     value, std = inception_score(torch.from_numpy(inp.fake["logits"]), splits=inp.cfg.is_splits)
     return {"is": value, "is_std": std}
 
 
 @register_metric(
     "prdc",
-    [MetricKey("precision", "higher", "share of samples inside the real k-NN manifold (Kynkäänniemi et al. 2019)"),
+    [MetricKey("precision", "higher", "share of samples inside the real k-NN manifold, k = `prdc_k` (Kynkäänniemi et al. 2019)"),
      MetricKey("recall", "higher", "share of real points inside the samples' k-NN manifold"),
      MetricKey("density", "higher", "mean count of real k-NN balls holding a sample, / k (Naeem et al. 2020)"),
      MetricKey("coverage", "higher", "share of real points whose k-NN ball holds a sample (Naeem et al. 2020)")],
