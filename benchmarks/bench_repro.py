@@ -39,7 +39,7 @@ def main() -> None:
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="genmodels-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    for item in ("dvc.yaml", ".dvcignore", "genmodels"):
+    for item in ("dvc.yaml", ".dvcignore", "genmodels", "pipelines"):
         src = ROOT / item
         (shutil.copytree(src, work / item, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True) if src.is_dir() else shutil.copy2(src, work / item))
     shutil.copy2(args.params, work / "params.yaml")

@@ -20,6 +20,12 @@ class DirectFitModel(GenerativeModel):
         if not bool(self.fitted):
             raise RuntimeError(f"{self.family}: the model is not fitted; call fit_direct (the trainer does) or load a checkpoint")
 
+    def _check_sampling(self, temperature: float) -> None:
+        """Fitted, and a temperature >= 0 (0 gives each component's or kernel's centre)."""
+        self._check_fitted()
+        if temperature < 0:
+            raise ValueError(f"{self.family}: temperature must be >= 0, got {temperature}")
+
     def _flat(self, x: Tensor) -> Tensor:
         if tuple(x.shape[1:]) != self.data_shape:
             raise ValueError(f"{self.family}: expected inputs of shape (n, {', '.join(map(str, self.data_shape))}), got {tuple(x.shape)}")

@@ -133,9 +133,7 @@ class GMM(DirectFitModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
         """Ancestral sampling: a component by weight, then ``mu_k + T P_k^-T z``."""
-        self._check_fitted()
-        if temperature < 0:
-            raise ValueError(f"gmm: temperature must be >= 0, got {temperature}")
+        self._check_sampling(temperature)
         dev = self.device
         comp = torch.multinomial(self.log_weights.exp(), n, replacement=True, generator=generator)
         z = torch.randn(n, self.dim, generator=generator, device=dev, dtype=torch.float64) * temperature

@@ -233,9 +233,7 @@ class KDE(DirectFitModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
         """A random training point plus ``T h`` kernel noise; residual dims from ``T`` times their Gaussian."""
-        self._check_fitted()
-        if temperature < 0:
-            raise ValueError(f"kde: temperature must be >= 0, got {temperature}")
+        self._check_sampling(temperature)
         dev, f64, d = self.device, torch.float64, self.kept
         idx = torch.randint(0, len(self.support), (n,), generator=generator, device=dev)
         z = torch.randn(n, self.dim, generator=generator, device=dev, dtype=f64) * temperature
