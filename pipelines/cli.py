@@ -78,6 +78,15 @@ def evaluate(model: str = typer.Argument(...), params: Optional[str] = ParamsOpt
 
 @app.command()
 @one_line_errors
+def reference(params: Optional[str] = ParamsOpt) -> None:
+    """Score real images like samples -> metrics/ref-holdout.json (validation split), metrics/ref-train-copy.json (training images)."""
+    from pipelines import reference as stage
+
+    stage.run(project_root(), params)
+
+
+@app.command()
+@one_line_errors
 def report(params: Optional[str] = ParamsOpt) -> None:
     """Collect metrics/*.json -> reports/leaderboard.{csv,md}."""
     from pipelines import report as stage

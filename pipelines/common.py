@@ -70,7 +70,8 @@ def load_info(root: Path) -> DatasetInfo:
 
 
 def load_prepared(root: Path) -> PreparedData:
-    return PreparedData(train=read_samples(root / paths.TRAIN), test=read_samples(root / paths.TEST), info=load_info(root))
+    read = lambda p: read_samples(root / p)  # noqa: E731
+    return PreparedData(train=read(paths.TRAIN), val=read(paths.VAL), test=read(paths.TEST), info=load_info(root))
 
 
 def storage_path(root: Path, configured: str | None) -> str:

@@ -12,7 +12,7 @@ from genmodels.data import read_samples
 from genmodels.device import resolve_device
 from genmodels.errors import DataError
 from genmodels.metrics.features import load_extractor
-from genmodels.metrics.reference import load_reference
+from genmodels.metrics.reference import load_reference, real_features
 from genmodels.metrics.suite import evaluate
 from genmodels.training.checkpoint import load_model
 from pipelines import paths
@@ -45,10 +45,10 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
     fake = read_samples(root / paths.samples_file(name))
     if fake.shape != tuple(info.shape):
         raise DataError(f"{paths.samples_file(name)}: sample shape {list(fake.shape)} != dataset shape {list(info.shape)}")
-    test = read_samples(root / paths.TEST)
+    test, train = read_samples(root / paths.TEST), read_samples(root / paths.TRAIN)
     history = json.loads((model_dir / paths.HISTORY_FILE).read_text())
-    report, _ = evaluate(ref, fake.x, extractor, info, p.evaluate, p.seed, real_labels=ref.get("labels"),
-                         model=model, test_x=test.x, history=history)  # fmt: skip
+    report, _ = evaluate(real_features(ref), fake.x, extractor, info, p.evaluate, p.seed, real_labels=ref.get("labels"),
+                         model=model, test_x=test.x, history=history, train_x=train.x, train_features=ref.get("train_features"))  # fmt: skip
     result = report.as_json()
     write_json(root / paths.metrics_file(name), result)
     with model_run(root, p.experiment, name, model_dir / "mlflow.json", new=False) as mlrun:

@@ -19,7 +19,7 @@ def run(root: Path, params_file: str | None = None) -> dict:
     extractor, card = build_extractor(data, p.evaluator, p.seed, resolve_device(p.scaling.use_gpu))
     with staged_dir(root / paths.EVALUATOR) as tmp:
         save_extractor(extractor, tmp)
-        save_reference(tmp / paths.REFERENCE.name, compute_reference(extractor, data.test.x, data.test.y))
+        save_reference(tmp / paths.REFERENCE.name, compute_reference(extractor, data.test.x, data.test.y, data.train.x))
         write_json(tmp / paths.EVALUATOR_CARD.name, {**card, "dataset": data.info.name, "test_size": len(data.test)})
     log("evaluator: " + ", ".join(f"{k}={v}" for k, v in card.items()))
     return card

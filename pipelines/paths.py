@@ -11,6 +11,7 @@ from pathlib import Path
 PARAMS = Path("params.yaml")
 PREPARED = Path("data/prepared")
 TRAIN = PREPARED / "train.parquet"
+VAL = PREPARED / "val.parquet"
 TEST = PREPARED / "test.parquet"
 CARD = PREPARED / "card.json"
 EVALUATOR = Path("models/evaluator")
@@ -22,6 +23,9 @@ LEADERBOARD_MD = REPORTS / "leaderboard.md"
 RUNS = Path(".ray_runs")  # Ray Train / local checkpoints (resume state), not a DVC output
 PARAMS_RESOLVED = Path("build/params.resolved.yaml")  # the check stage: params.yaml with every default filled in; stages declare params from it
 HISTORY_FILE = "history.json"  # per-epoch training history inside models/<model>/
+
+
+REFERENCE_ROWS = ("ref-holdout", "ref-train-copy")  # metrics/<row>.json written by the reference stage
 
 
 def model_dir(name: str) -> Path:

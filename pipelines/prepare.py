@@ -1,4 +1,4 @@
-"""Stage ``prepare``: dataset -> data/prepared/{train,test}.parquet + card.json."""
+"""Stage ``prepare``: dataset -> data/prepared/{train,val,test}.parquet + card.json."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ def run(root: Path, params_file: str | None = None) -> dict:
     data = load_dataset(p.data, p.seed)
     with staged_dir(root / paths.PREPARED) as tmp:
         write_samples(tmp / paths.TRAIN.name, data.train)
+        write_samples(tmp / paths.VAL.name, data.val)
         write_samples(tmp / paths.TEST.name, data.test)
         card = {
             **data.info.to_json(),
-            "sizes": {"train": len(data.train), "test": len(data.test)},
+            "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
             "observed_range": [float(np.min(data.train.x)), float(np.max(data.train.x))],
-            "sha256": {f.name: sha256(tmp / f.name) for f in (paths.TRAIN, paths.TEST)},
+            "sha256": {f.name: sha256(tmp / f.name) for f in (paths.TRAIN, paths.VAL, paths.TEST)},
         }
         write_json(tmp / paths.CARD.name, card)
-    log(f"prepared {data.info.name}: train {len(data.train)}, test {len(data.test)}, shape {list(data.info.shape)}")
+    log(f"prepared {data.info.name}: train {len(data.train)}, val {len(data.val)}, test {len(data.test)}, shape {list(data.info.shape)}")
     return card

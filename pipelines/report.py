@@ -18,6 +18,9 @@ from pipelines import paths
 from pipelines.common import log, params
 
 
+REFERENCE_FAMILY = "(reference)"
+
+
 def fmt(v: float | None) -> str:
     if v is None:
         return "—"
@@ -27,25 +30,36 @@ def fmt(v: float | None) -> str:
 
 
 def rows(root: Path, models: dict[str, str], columns: list[str]) -> list[dict]:
+    """One row per model, then the reference rows (family ``(reference)``)."""
     out = []
-    for name, family in models.items():
+    for name, family in [*models.items(), *((r, REFERENCE_FAMILY) for r in paths.REFERENCE_ROWS)]:
         path = root / paths.metrics_file(name)
         if not path.is_file():
-            raise DataError(f"metrics file not found: {path} (run evaluate@{name})")
+            stage = "reference" if family == REFERENCE_FAMILY else f"evaluate@{name}"
+            raise DataError(f"metrics file not found: {path} (run {stage})")
         m = json.loads(path.read_text())
         out.append({"model": name, "family": family, **{k: m.get(k) for k in columns}})
     return out
 
 
-def markdown(table: list[dict], columns: list[str]) -> str:
+def cell(row: dict, key: str) -> str:
+    """The value, with its bootstrap interval when the row has one: ``0.41 [0.33, 0.52]``."""
+    lo, hi = row.get(f"{key}_ci_low"), row.get(f"{key}_ci_high")
+    return fmt(row[key]) + (f" [{fmt(lo)}, {fmt(hi)}]" if row[key] is not None and lo is not None and hi is not None else "")
+
+
+def markdown(table: list[dict], keys: list[str]) -> str:
     specs = key_specs()
+    columns = [k for k in keys if specs[k].column]
     lower = [k for k in columns if specs[k].better == "lower"]
     higher = [k for k in columns if specs[k].better == "higher"]
     md = ["| model | family | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
-    md += [f"| {r['model']} | {r['family']} | " + " | ".join(fmt(r[k]) for k in columns) + " |" for r in table]
+    md += [f"| {r['model']} | {r['family']} | " + " | ".join(cell(r, k) for k in columns) + " |" for r in table]
     md.append("")
     md.append(f"Lower is better: {', '.join(lower)}. Higher is better: {', '.join(higher)}. "
-              "— = undefined for the family (see metrics/<model>.json notes).")  # fmt: skip
+              "[a, b] = 95 % bootstrap interval. — = undefined for the family (see metrics/<model>.json notes). "
+              "Reference rows: ref-holdout = held-out real images (the noise floor), ref-train-copy = training images "
+              "(what pure copying scores; see ct_stat, nn_train_share, train_copies).")  # fmt: skip
     return "\n".join(md) + "\n"
 
 

@@ -16,7 +16,7 @@ from genmodels.data import read_samples
 from genmodels.device import resolve_device
 from genmodels.errors import ConfigError, GenmodelsError
 from genmodels.metrics.features import load_extractor
-from genmodels.metrics.reference import load_reference
+from genmodels.metrics.reference import load_reference, real_features
 from genmodels.metrics.registry import tune_objectives
 from genmodels.training.tune_config import TuneConfig
 from pipelines import paths
@@ -65,7 +65,7 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
     train = read_samples(root / paths.TRAIN)
     extractor = load_extractor(root / paths.EVALUATOR)
     ref = load_reference(root / paths.REFERENCE)
-    real = {k: ref[k] for k in ("features", "logits") if k in ref}
+    real = real_features(ref)
     spec = {"name": extractor.name, "kwargs": extractor.kwargs, "state": {k: v.cpu() for k, v in extractor.state_dict().items()}}
     name = f"tune-{model}-{stable_hash([*job.fingerprint(), cfg.model_dump(mode='json')])[:12]}"
     storage = storage_path(root, p.scaling.storage_path)

@@ -42,6 +42,10 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class PreparedData:
+    """The splits: ``train`` fits models, ``val`` serves every choice made while building one
+    (tuning, early stopping, model selection), ``test`` only the final evaluation."""
+
     train: Samples
     test: Samples
     info: DatasetInfo
+    val: Samples | None = None

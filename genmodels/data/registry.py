@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from genmodels.data.base import PreparedData
 from genmodels.data.config import DataConfig
+from genmodels.data.split import stratified_split
 from genmodels.errors import ConfigError
 from genmodels.registry import Registry
 
@@ -18,9 +20,17 @@ def register_dataset(name: str) -> Callable[[Loader], Loader]:
 
 
 def load_dataset(cfg: DataConfig, seed: int) -> PreparedData:
-    """Load the configured dataset (deterministic for a given seed)."""
+    """Load the configured dataset with its three splits (deterministic for a given seed).
+
+    Loaders return train and test; the validation split is then held out of train here,
+    seeded and stratified by label, so every dataset gets one the same way.
+    """
     import genmodels.data  # noqa: F401  (registers the built-in loaders)
 
     if cfg.name not in DATASETS:
         raise ConfigError(f"data.name: unknown dataset {cfg.name!r} (known: {', '.join(DATASETS.names())})")
-    return DATASETS.get(cfg.name)(cfg, seed)
+    data = DATASETS.get(cfg.name)(cfg, seed)
+    if len(data.train) < 4:
+        raise ConfigError(f"data: {len(data.train)} training samples are too few to hold out a validation split")
+    train, val = stratified_split(data.train.x, data.train.y, cfg.val_fraction, seed + 1)
+    return replace(data, train=train, val=val)

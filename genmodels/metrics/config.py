@@ -25,6 +25,9 @@ class EvaluateConfig(StrictModel):
     kid_subsets: int = Field(defaults.KID_SUBSETS, ge=1)
     kid_subset_size: int = Field(defaults.KID_SUBSET_SIZE, ge=2)  # capped at the smaller sample count
     prdc_k: int = Field(defaults.PRDC_K, ge=1)  # k of the k-NN manifolds
+    prdc_repeats: int = Field(defaults.PRDC_REPEATS, ge=1)  # subsamples of the samples at M = N averaged for recall and coverage
+    bootstrap: int = Field(defaults.BOOTSTRAP_RESAMPLES, ge=0)  # joint resamples for the 95 % intervals (0: no intervals)
+    ci_level: float = Field(defaults.CI_LEVEL, gt=0.0, lt=1.0)  # coverage of the bootstrap intervals
     ppl_samples: int = Field(defaults.PPL_SAMPLES, ge=10)  # latent pairs for PPL
     ppl_epsilon: float = Field(defaults.PPL_EPSILON, gt=0.0)
     ppl_sampling: Literal["full", "end"] = defaults.PPL_SAMPLING

@@ -17,3 +17,6 @@ PPL_SAMPLING = "full"  # PPL: t ~ U[0, 1] ("full") or t = 0 ("end")
 PPL_PERCENTILES = (1.0, 99.0)  # PPL: distances outside these percentiles are discarded
 BATCH_SIZE = 500  # batch of model and extractor calls during evaluation
 THROUGHPUT_SAMPLES = 1000  # samples timed for samples_per_second
+PRDC_REPEATS = 10  # PRDC at M = N: seeded subsamples of the samples averaged (Naeem et al. 2020)
+BOOTSTRAP_RESAMPLES = 200  # joint resamples of real and sample features for the intervals
+CI_LEVEL = 0.95  # coverage of the percentile bootstrap intervals

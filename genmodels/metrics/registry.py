@@ -32,6 +32,7 @@ NEEDS: dict[str, str] = {
     "labels": "needs labelled real data",
     "model": "needs the model, not only samples",
     "history": "needs the model's training history",
+    "train": "needs the training split (data and features)",
 }
 
 
@@ -44,6 +45,7 @@ class MetricKey:
     name: str  # the key in metrics/<model>.json and MLflow
     better: Better | None = None  # None: not ranked (spreads, costs, counts)
     doc: str = ""  # one line for the README's metric table
+    column: bool = True  # a column of the markdown leaderboard (intervals are shown beside their metric instead)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class EvalInputs:
     model: Any = None  # genmodels.models.core.base.GenerativeModel
     test_x: np.ndarray | None = None  # real test data in data space (likelihood, OOD)
     history: list[dict[str, float]] | None = None  # the model's per-epoch training history
+    train_x: np.ndarray | None = None  # the training split in data space (memorisation audit)
+    train_features: np.ndarray | None = None  # its extractor features
     cache: dict[str, Any] = field(default_factory=dict)  # shared work between metrics (e.g. k-NN blocks)
 
     def available(self) -> set[str]:
@@ -78,6 +82,7 @@ class EvalInputs:
         have |= {"labels"} if self.real_labels is not None else set()
         have |= {"model"} if self.model is not None and self.test_x is not None else set()
         have |= {"history"} if self.history else set()
+        have |= {"train"} if self.train_x is not None and self.train_features is not None else set()
         return have
 
 
@@ -152,8 +157,12 @@ def markdown_table() -> str:
     """The README's metric table: key, better direction, what it needs, one line of meaning."""
     rows = ["| key | better | needs | meaning |", "|---|---|---|---|"]
     for m in _metrics():
-        for k in m.keys:
+        for k in (k for k in m.keys if k.column):
             rows.append(f"| `{k.name}` | {k.better or '—'} | {', '.join(sorted(m.needs))} | {k.doc} |")
+        hidden = [k for k in m.keys if not k.column]  # e.g. intervals: one row for the group
+        if hidden:
+            names = ", ".join(f"`{k.name}`" for k in hidden)
+            rows.append(f"| {names} | — | {', '.join(sorted(m.needs))} | {hidden[0].doc} |")
     return "\n".join(rows)
 
 

@@ -72,9 +72,12 @@ def evaluate(
     model: Any = None,
     test_x: np.ndarray | None = None,
     history: list[dict[str, float]] | None = None,
+    train_x: np.ndarray | None = None,
+    train_features: np.ndarray | None = None,
 ) -> tuple[MetricReport, dict[str, np.ndarray]]:
     """Extract the samples' features, run every metric; returns the report and the fake features."""
     fake = extract(extractor, fake_x, real_layers(extractor), batch_size=cfg.batch_size)
     inputs = EvalInputs(real=real, fake=fake, fake_x=fake_x, info=info, cfg=cfg, seed=seed, extractor=extractor,
-                        real_labels=real_labels, model=model, test_x=test_x, history=history)  # fmt: skip
+                        real_labels=real_labels, model=model, test_x=test_x, history=history,
+                        train_x=train_x, train_features=train_features)  # fmt: skip
     return run_metrics(inputs), fake

@@ -5,7 +5,8 @@ here plus one entry below."""
 import importlib
 
 MODULES = (
-    "sample_quality",  # fid, kid, is, prdc
+    "sample_quality",  # fid, kid, is, prdc, their intervals
+    "memorisation",  # ct_stat, nn_train_share, train_copies
     "model_based",  # ppl, nll_bits_per_dim
     "diagnostics",  # modes, class_coverage, anomaly_auroc
     "cost",  # train_seconds, samples_per_second

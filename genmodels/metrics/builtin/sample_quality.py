@@ -1,40 +1,47 @@
-"""Sample-quality metrics on extractor features: FID, KID, Inception Score, PRDC.
+"""Sample-quality metrics on extractor features: FID, KID, Inception Score, PRDC, and their intervals.
 
-KID's subset kernel sums ride on the distance blocks PRDC forms anyway when the subsets
-cover the samples (same values as the stand-alone KID, tested), so the two share one pass.
+KID, PRDC and the bootstrap read one :class:`~genmodels.metrics.resampling.FeatureGeometry`
+(the Gram matrices, formed once per evaluation); above
+:data:`~genmodels.metrics.resampling.MAX_GEOMETRY_POINTS` samples KID and PRDC fall back to
+the blocked functions and only FID and IS get intervals.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from genmodels.metrics.fid import fid_from_features
 from genmodels.metrics.inception_score import inception_score
-from genmodels.metrics.kid import SubsetKernelSums, kid_from_features
+from genmodels.metrics.kid import kid_from_features
 from genmodels.metrics.prdc import prdc_from_features
-from genmodels.metrics.registry import EvalInputs, MetricKey, register_metric
+from genmodels.metrics.registry import EvalInputs, MetricKey, Undefined, register_metric
+from genmodels.metrics.resampling import BootstrapSpec, FeatureGeometry, PrdcPoints, bootstrap, prdc_points, subset_kid
+
+WITH_INTERVALS = ("fid", "kid", "is", "precision", "recall", "density", "coverage")
+INTERVAL_DOC = ("95 % percentile bootstrap interval (`ci_level`): real and sample features resampled jointly, "
+                "`bootstrap` seeded resamples on the cached features (FID: weighted moments; KID: weighted U-statistic; "
+                "PRDC: per-point values reweighted)")
+
+
+def geometry(inp: EvalInputs) -> FeatureGeometry | None:
+    """The cached Gram matrices of these inputs, or None when the sets are too large to hold them."""
+    r, f = inp.real["features"], inp.fake["features"]
+    if "geometry" not in inp.cache:
+        inp.cache["geometry"] = FeatureGeometry(r, f) if FeatureGeometry.fits(len(r), len(f)) else None
+    return inp.cache["geometry"]
+
+
+def points(inp: EvalInputs) -> PrdcPoints | None:
+    if "prdc_points" not in inp.cache:
+        geom = geometry(inp)
+        inp.cache["prdc_points"] = None if geom is None else prdc_points(geom, inp.cfg.prdc_k, inp.cfg.prdc_repeats, inp.seed)
+    return inp.cache["prdc_points"]
 
 
 @register_metric("fid", [MetricKey("fid", "lower", "Fréchet distance of Gaussians fitted to the real and sample features, float64 covariances (Heusel et al. 2017)")], per_epoch=True)
 def fid(inp: EvalInputs) -> dict[str, float]:
     return {"fid": fid_from_features(inp.real["features"], inp.fake["features"])}
-
-
-def _fused(inp: EvalInputs) -> bool:
-    r, f, cfg = inp.real["features"], inp.fake["features"], inp.cfg
-    size = min(cfg.kid_subset_size, len(r), len(f))
-    return inp.cache.get("fuse_kid_prdc", True) and max(len(r), len(f)) <= cfg.kid_subsets * size
-
-
-def _prdc_with_kid(inp: EvalInputs) -> tuple[dict[str, float], tuple[float, float]]:
-    """PRDC and KID from one pass over the distance blocks (computed once per inputs)."""
-    if "prdc+kid" not in inp.cache:
-        r, f, cfg = inp.real["features"], inp.fake["features"], inp.cfg
-        size = min(cfg.kid_subset_size, len(r), len(f))
-        sums = SubsetKernelSums(len(r), len(f), r.shape[1], subsets=cfg.kid_subsets, subset_size=size, seed=inp.seed)
-        prdc = prdc_from_features(r, f, k=cfg.prdc_k, kid=sums)
-        inp.cache["prdc+kid"] = (prdc, sums.result())
-    return inp.cache["prdc+kid"]
 
 
 @register_metric(
@@ -44,11 +51,12 @@ def _prdc_with_kid(inp: EvalInputs) -> tuple[dict[str, float], tuple[float, floa
     per_epoch=True,
 )  # fmt: skip
 def kid(inp: EvalInputs) -> dict[str, float]:
-    if _fused(inp):
-        value, std = _prdc_with_kid(inp)[1]
+    r, f, cfg = inp.real["features"], inp.fake["features"], inp.cfg
+    size = min(cfg.kid_subset_size, len(r), len(f))
+    geom = geometry(inp) if inp.cache.get("use_geometry", True) else None
+    if geom is not None:
+        value, std = subset_kid(geom, cfg.kid_subsets, size, inp.seed)
     else:
-        r, f, cfg = inp.real["features"], inp.fake["features"], inp.cfg
-        size = min(cfg.kid_subset_size, len(r), len(f))
         value, std = kid_from_features(r, f, subsets=cfg.kid_subsets, subset_size=size, seed=inp.seed)
     return {"kid": value, "kid_std": std}
 
@@ -67,15 +75,36 @@ def inception(inp: EvalInputs) -> dict[str, float]:
 @register_metric(
     "prdc",
     [MetricKey("precision", "higher", "share of samples inside the real k-NN manifold, k = `prdc_k` (Kynkäänniemi et al. 2019)"),
-     MetricKey("recall", "higher", "share of real points inside the samples' k-NN manifold"),
+     MetricKey("recall", "higher", "share of real points inside the samples' k-NN manifold, samples subsampled to M = N (`prdc_repeats` draws averaged)"),
      MetricKey("density", "higher", "mean count of real k-NN balls holding a sample, / k (Naeem et al. 2020)"),
-     MetricKey("coverage", "higher", "share of real points whose k-NN ball holds a sample (Naeem et al. 2020)")],
+     MetricKey("coverage", "higher", "share of real points whose k-NN ball holds a sample, at M = N (Naeem et al. 2020)")],
     per_epoch=True,
 )  # fmt: skip
 def prdc(inp: EvalInputs) -> dict[str, float]:
-    if _fused(inp):
-        return dict(_prdc_with_kid(inp)[0])
-    return dict(prdc_from_features(inp.real["features"], inp.fake["features"], k=inp.cfg.prdc_k))
+    pts = points(inp) if inp.cache.get("use_geometry", True) else None
+    if pts is not None:
+        return pts.means()
+    r, f, cfg = inp.real["features"], inp.fake["features"], inp.cfg
+    if len(f) <= len(r):
+        return dict(prdc_from_features(r, f, k=cfg.prdc_k))
+    rng = np.random.default_rng(inp.seed)
+    runs = [prdc_from_features(r, f[np.sort(rng.choice(len(f), len(r), replace=False))], k=cfg.prdc_k) for _ in range(cfg.prdc_repeats)]
+    return {key: float(np.mean([run[key] for run in runs])) for key in runs[0]}
 
 
-__all__ = ["fid", "inception", "kid", "prdc"]
+@register_metric(
+    "intervals",
+    [MetricKey(f"{m}_ci_{side}", None, INTERVAL_DOC, column=False) for m in WITH_INTERVALS for side in ("low", "high")],
+)  # fmt: skip
+def intervals(inp: EvalInputs) -> dict[str, float]:
+    cfg = inp.cfg
+    if cfg.bootstrap == 0:
+        raise Undefined("evaluate.bootstrap is 0")
+    geom = geometry(inp)
+    if geom is None:
+        raise Undefined(f"more than {max(len(inp.real['features']), len(inp.fake['features']))} points: intervals need the cached Gram matrices")
+    spec = BootstrapSpec(cfg.bootstrap, cfg.ci_level, inp.seed)
+    estimates = {**fid(inp), **kid(inp), **(inception(inp) if "logits" in inp.fake else {}), **prdc(inp)}
+    estimates = {m: estimates[m] for m in WITH_INTERVALS if m in estimates}
+    found = bootstrap(geom, inp.fake.get("logits"), spec, points(inp), cfg.is_splits, estimates)
+    return {f"{m}_ci_{side}": lo_hi[i] for m, lo_hi in found.items() for i, side in enumerate(("low", "high"))}

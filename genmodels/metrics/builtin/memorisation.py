@@ -1,0 +1,28 @@
+"""The memorisation audit: C_T, the nearest-neighbour share and exact copies (see
+:mod:`genmodels.metrics.memorisation`). All read cached features; nothing is re-extracted."""
+
+from __future__ import annotations
+
+from genmodels.metrics import memorisation as mem
+from genmodels.metrics.registry import EvalInputs, MetricKey, Undefined, register_metric
+
+CT_CELLS = 20  # k-means cells on the training features (Meehan et al. 2020 use tens of cells)
+
+
+@register_metric(
+    "memorisation",
+    [MetricKey("ct_stat", None, "C_T data-copying test on the evaluator's features (Meehan et al. 2020): strongly negative = samples closer to the training set than held-out data are (copying), ≈ 0 = no evidence, positive = farther"),
+     MetricKey("nn_train_share", None, "share of samples whose nearest neighbour is in a training subset the size of the test set rather than in the test set: 0.5 = no copying, → 1 = copying"),
+     MetricKey("train_copies", "lower", "share of samples identical to a training row at the dataset's levels")],
+    needs={"samples", "train"},
+)  # fmt: skip
+def memorisation(inp: EvalInputs) -> dict[str, float]:
+    train, test, fake = inp.train_features, inp.real["features"], inp.fake["features"]
+    cells = min(CT_CELLS, len(train) // 10, len(test) // 5)
+    if cells < 2:
+        raise Undefined(f"too few points for the C_T test ({len(train)} training, {len(test)} test)")
+    return {
+        "ct_stat": mem.ct_statistic(train, test, fake, cells, inp.seed),
+        "nn_train_share": mem.nn_train_share(train, test, fake, inp.seed),
+        "train_copies": mem.copy_share(inp.fake_x, inp.train_x, inp.info.levels),
+    }

@@ -1,0 +1,206 @@
+"""Resampled sample metrics on cached features: PRDC at M = N and 95 % bootstrap intervals.
+
+Everything here reads one :class:`FeatureGeometry` (the Gram matrices of the real and sample
+features, formed once), so an interval costs matrix products on arrays already in memory,
+never a new feature extraction.
+
+* **PRDC at M = N** (Naeem et al. 2020): with more samples than real points, coverage
+  saturates just because more samples were drawn; the samples are therefore subsampled to
+  the real set's size without replacement, ``repeats`` times (seeded), and the four numbers
+  averaged.
+* **Bootstrap** (Efron & Tibshirani 1993): each resample draws the real set and the samples
+  with replacement, jointly, as multiplicity weights ``c``; a metric is recomputed on the
+  weighted sets and the interval is the 2.5th-97.5th percentile spread over resamples,
+  re-centred on the estimate (:func:`percentile_interval`). FID uses the
+  weighted mean and covariance; KID the weighted U-statistic
+  ``sum_{i != j} c_i c_j k(x_i, x_j) / ((sum c)^2 - sum c^2)`` (the plain unbiased MMD^2 when
+  every weight is 1); IS the resampled logits over the same splits; PRDC the weighted means
+  of its per-point values (:class:`PrdcPoints`; the k-NN balls are those of the full sets,
+  since duplicated points would shrink them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genmodels.metrics import defaults
+from genmodels.metrics.fid import frechet_distance
+from genmodels.metrics.inception_score import inception_score
+
+
+#: Largest set for which the full Gram matrices are formed (a 5000 x 5000 float64 matrix is 200 MB).
+MAX_GEOMETRY_POINTS = 5000
+
+
+class FeatureGeometry:
+    """Gram matrices and squared distances of real (r) and sample (f) features, in float64."""
+
+    @staticmethod
+    def fits(n_real: int, n_fake: int) -> bool:
+        return max(n_real, n_fake) <= MAX_GEOMETRY_POINTS
+
+    def __init__(self, real: np.ndarray, fake: np.ndarray, degree: int = defaults.KID_DEGREE) -> None:
+        self.real, self.fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+        self.dim = self.real.shape[1]
+        self.degree = degree
+        self._gram = {"rr": self.real @ self.real.T, "ff": self.fake @ self.fake.T, "rf": self.real @ self.fake.T}
+        self._sq = {"r": np.diagonal(self._gram["rr"]).copy(), "f": np.diagonal(self._gram["ff"]).copy()}
+        self._cache: dict[str, np.ndarray] = {}
+
+    def d2(self, part: str) -> np.ndarray:
+        """Squared Euclidean distances of part "rr", "ff" or "rf" (clipped at 0)."""
+        if part not in self._cache:
+            a, b = self._sq[part[0]], self._sq[part[1]]
+            self._cache[part] = np.maximum(a[:, None] + b[None, :] - 2.0 * self._gram[part], 0.0)
+        return self._cache[part]
+
+    def kernel(self, part: str) -> np.ndarray:
+        """KID's polynomial kernel (x.y/d + 1)^degree of part "rr", "ff" or "rf"."""
+        key = f"k{part}"
+        if key not in self._cache:
+            self._cache[key] = (self._gram[part] / self.dim + 1.0) ** self.degree
+        return self._cache[key]
+
+
+def knn_radii(d2: np.ndarray, k: int) -> np.ndarray:
+    """Squared distance of each row's k-th nearest neighbour, itself excluded (``d2`` square)."""
+    if len(d2) <= k:
+        raise ValueError(f"PRDC needs more than k={k} points per set, got {len(d2)}")
+    d = d2.copy()
+    np.fill_diagonal(d, np.inf)
+    return np.partition(d, k - 1, axis=1)[:, k - 1]
+
+
+@dataclass(frozen=True)
+class PrdcPoints:
+    """PRDC as means of per-point values, so a bootstrap reweights points without new k-NN searches.
+
+    ``precision``/``density``: per sample (inside some real ball; real balls holding it / k),
+    over all samples (they do not saturate with more samples). ``recall``/``coverage``: per
+    real point, averaged over the M = N subsamples of the samples.
+    """
+
+    precision: np.ndarray
+    density: np.ndarray
+    recall: np.ndarray
+    coverage: np.ndarray
+
+    def means(self, c_r: np.ndarray | None = None, c_f: np.ndarray | None = None) -> dict[str, float]:
+        w = lambda v, c: float(v.mean() if c is None else c @ v / c.sum())  # noqa: E731
+        return {"precision": w(self.precision, c_f), "recall": w(self.recall, c_r), "density": w(self.density, c_f), "coverage": w(self.coverage, c_r)}
+
+
+def prdc_points(geom: FeatureGeometry, k: int, repeats: int, seed: int) -> PrdcPoints:
+    """Per-point PRDC values (Naeem et al. 2020) with the samples subsampled to M = N for recall and coverage."""
+    n_r, n_f = len(geom.real), len(geom.fake)
+    r_rad = knn_radii(geom.d2("rr"), k)
+    inside_real = geom.d2("rf") < r_rad[:, None]  # (n_r, n_f): sample j inside real i's ball
+    rng = np.random.default_rng(seed)
+    draws = [np.arange(n_f)] if n_f <= n_r else [np.sort(rng.choice(n_f, n_r, replace=False)) for _ in range(repeats)]
+    recall, coverage = np.zeros(n_r), np.zeros(n_r)
+    for f_idx in draws:
+        f_rad = knn_radii(geom.d2("ff")[np.ix_(f_idx, f_idx)], k)
+        recall += (geom.d2("rf")[:, f_idx] < f_rad[None, :]).any(1)
+        coverage += inside_real[:, f_idx].any(1)
+    return PrdcPoints(precision=inside_real.any(0).astype(np.float64), density=inside_real.sum(0) / k,
+                      recall=recall / len(draws), coverage=coverage / len(draws))  # fmt: skip
+
+
+def _counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    return np.bincount(rng.integers(0, n, size), minlength=n).astype(np.float64)
+
+
+def weighted_fid(geom: FeatureGeometry, c_r: np.ndarray, c_f: np.ndarray) -> float:
+    """FID between the weighted sets (weighted mean, unbiased weighted covariance; Heusel et al. 2017)."""
+
+    def stats(x: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = c.sum()
+        mu = c @ x / n
+        xc = x - mu
+        return mu, (xc * c[:, None]).T @ xc / (n - 1)
+
+    return frechet_distance(*stats(geom.real, c_r), *stats(geom.fake, c_f))
+
+
+def subset_kid(geom: FeatureGeometry, subsets: int, subset_size: int, seed: int) -> tuple[float, float]:
+    """KID over the same seeded subsets as :func:`~genmodels.metrics.kid.kid_from_features`, from the cached kernels."""
+    from genmodels.metrics.kid import subset_indices
+
+    real_idx, fake_idx = subset_indices(len(geom.real), len(geom.fake), subsets, subset_size, seed)
+    w_r, w_f = np.zeros((len(geom.real), subsets)), np.zeros((len(geom.fake), subsets))
+    w_r[real_idx, np.arange(subsets)[:, None]] = 1.0
+    w_f[fake_idx, np.arange(subsets)[:, None]] = 1.0
+    mmds = weighted_mmd2(geom, w_r, w_f)
+    return float(mmds.mean()), float(mmds.std())
+
+
+def weighted_mmd2(geom: FeatureGeometry, c_r: np.ndarray, c_f: np.ndarray) -> np.ndarray:
+    """KID's MMD^2 as a weighted U-statistic, one value per weight column (c_* are (n, B))."""
+
+    def within(part: str, c: np.ndarray) -> np.ndarray:
+        kern = geom.kernel(part)
+        total = np.einsum("ib,ib->b", c, kern @ c) - np.einsum("ib,i->b", c * c, np.diagonal(kern))
+        return total / (c.sum(0) ** 2 - (c * c).sum(0))
+
+    cross = np.einsum("ib,ib->b", c_r, geom.kernel("rf") @ c_f) / (c_r.sum(0) * c_f.sum(0))
+    return within("rr", c_r) + within("ff", c_f) - 2.0 * cross
+
+
+@dataclass(frozen=True)
+class BootstrapSpec:
+    resamples: int = defaults.BOOTSTRAP_RESAMPLES
+    level: float = defaults.CI_LEVEL
+    seed: int = 0
+
+
+def percentile_interval(values: np.ndarray, level: float, estimate: float | None = None) -> tuple[float, float]:
+    """The ``level`` percentile interval of the resampled values, re-centred on ``estimate``.
+
+    Resampling with replacement repeats points, which shifts small-sample-biased statistics
+    such as FID upward by about their own bias; the interval keeps the resampled spread on
+    each side of the median but is placed around the estimate: ``[est - (med - q_lo), est + (q_hi - med)]``.
+    """
+    lo, med, hi = np.percentile(values, [50 * (1 - level), 50, 50 * (1 + level)])
+    if estimate is None:
+        return float(lo), float(hi)
+    return float(estimate - (med - lo)), float(estimate + (hi - med))
+
+
+def bootstrap(
+    geom: FeatureGeometry, fake_logits: np.ndarray | None, spec: BootstrapSpec, points: PrdcPoints | None, is_splits: int,
+    estimates: dict[str, float],
+) -> dict[str, tuple[float, float]]:
+    """``spec.level`` intervals, re-centred on ``estimates``, of those metrics over joint resamples."""
+    wanted = tuple(estimates)
+    rng = np.random.default_rng(spec.seed)
+    n_r, n_f = len(geom.real), len(geom.fake)
+    c_r = np.stack([_counts(rng, n_r, n_r) for _ in range(spec.resamples)], axis=1)
+    c_f = np.stack([_counts(rng, n_f, n_f) for _ in range(spec.resamples)], axis=1)
+    draws: dict[str, Callable[[], np.ndarray]] = {
+        "fid": lambda: np.array([weighted_fid(geom, c_r[:, b], c_f[:, b]) for b in range(spec.resamples)]),
+        "kid": lambda: weighted_mmd2(geom, c_r, c_f),
+    }
+    out = {name: percentile_interval(draws[name](), spec.level, estimates[name]) for name in ("fid", "kid") if name in wanted}
+    if "is" in wanted and fake_logits is not None:
+        logits = torch.from_numpy(np.asarray(fake_logits))
+        values = [inception_score(logits[np.repeat(np.arange(n_f), c_f[:, b].astype(int))], splits=is_splits)[0] for b in range(spec.resamples)]
+        out["is"] = percentile_interval(np.asarray(values), spec.level, estimates["is"])
+    prdc_keys = [key for key in ("precision", "recall", "density", "coverage") if key in wanted]
+    if prdc_keys and points is not None:
+        runs = [points.means(c_r[:, b], c_f[:, b]) for b in range(spec.resamples)]
+        out.update({key: percentile_interval(np.array([r[key] for r in runs]), spec.level, estimates[key]) for key in prdc_keys})
+    return {m: _clip(m, lo, hi) for m, (lo, hi) in out.items()}
+
+
+#: Ranges of the metrics (KID is an unbiased estimate and may be negative).
+RANGES = {"fid": (0.0, np.inf), "is": (1.0, np.inf), "precision": (0.0, 1.0), "recall": (0.0, 1.0), "density": (0.0, np.inf), "coverage": (0.0, 1.0)}
+
+
+def _clip(metric: str, lo: float, hi: float) -> tuple[float, float]:
+    """Keep a re-centred interval inside the metric's range."""
+    low, high = RANGES.get(metric, (-np.inf, np.inf))
+    return float(min(max(lo, low), high)), float(min(max(hi, low), high))
