@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import yaml
 
-from genmodels.atomic import write_json
+from genmodels.atomic import write_file, write_json
 from genmodels.data import read_samples
 from genmodels.device import resolve_device
 from genmodels.errors import DataError
@@ -32,6 +33,11 @@ def dvc_lock_tags(root: Path, name: str) -> dict[str, str]:
     return tags
 
 
+def save_resamples(path: Path, arrays: dict) -> None:
+    """The bootstrap's per-resample values (an empty file when intervals are off)."""
+    write_file(path, lambda tmp: np.savez(tmp, **arrays))
+
+
 def run(root: Path, name: str, params_file: str | None = None) -> dict:
     from genmodels.tracking.mlflow_adapter import model_run
 
@@ -51,6 +57,7 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
                          model=model, test_x=test.x, history=history, train_x=train.x, train_features=ref.get("train_features"))  # fmt: skip
     result = report.as_json()
     write_json(root / paths.metrics_file(name), result)
+    save_resamples(root / paths.resamples_file(name), report.arrays)
     with model_run(root, p.experiment, name, model_dir / "mlflow.json", new=False) as mlrun:
         mlrun.log_metrics({**report.metrics, **report.extra})
         mlrun.set_tags(dvc_lock_tags(root, name))

@@ -25,6 +25,7 @@ PARAMS_RESOLVED = Path("build/params.resolved.yaml")  # the check stage: params.
 HISTORY_FILE = "history.json"  # per-epoch training history inside models/<model>/
 
 
+RESAMPLES = Path("resamples")
 REFERENCE_ROWS = ("ref-holdout", "ref-train-copy")  # metrics/<row>.json written by the reference stage
 
 
@@ -38,6 +39,11 @@ def samples_file(name: str) -> Path:
 
 def samples_png(name: str) -> Path:
     return Path("samples") / f"{name}.png"
+
+
+def resamples_file(name: str) -> Path:
+    """Per-resample bootstrap values of a row's sample metrics (paired comparisons in the report)."""
+    return RESAMPLES / f"{name}.npz"
 
 
 def metrics_file(name: str) -> Path:

@@ -11,14 +11,17 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
+
 from genmodels.atomic import write_text
 from genmodels.errors import DataError
 from genmodels.metrics.registry import key_specs
+from genmodels.metrics.resampling import paired_probability
 from pipelines import paths
 from pipelines.common import log, params
 
-
 REFERENCE_FAMILY = "(reference)"
+RANKED_BY = "fid"  # the metric whose significance groups the leaderboard shows
 
 
 def fmt(v: float | None) -> str:
@@ -48,14 +51,17 @@ def cell(row: dict, key: str) -> str:
     return fmt(row[key]) + (f" [{fmt(lo)}, {fmt(hi)}]" if row[key] is not None and lo is not None and hi is not None else "")
 
 
-def markdown(table: list[dict], keys: list[str]) -> str:
+def markdown(table: list[dict], keys: list[str], sentence: str = "") -> str:
     specs = key_specs()
     columns = [k for k in keys if specs[k].column]
     lower = [k for k in columns if specs[k].better == "lower"]
     higher = [k for k in columns if specs[k].better == "higher"]
-    md = ["| model | family | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
-    md += [f"| {r['model']} | {r['family']} | " + " | ".join(cell(r, k) for k in columns) + " |" for r in table]
+    group = f"{RANKED_BY}_group"
+    md = [f"| model | family | {group} | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 3)]
+    md += [f"| {r['model']} | {r['family']} | {r.get(group) or '—'} | " + " | ".join(cell(r, k) for k in columns) + " |" for r in table]
     md.append("")
+    if sentence:
+        md += [sentence, ""]
     md.append(f"Lower is better: {', '.join(lower)}. Higher is better: {', '.join(higher)}. "
               "[a, b] = 95 % bootstrap interval. — = undefined for the family (see metrics/<model>.json notes). "
               "Reference rows: ref-holdout = held-out real images (the noise floor), ref-train-copy = training images "
@@ -63,16 +69,61 @@ def markdown(table: list[dict], keys: list[str]) -> str:
     return "\n".join(md) + "\n"
 
 
+def load_resamples(root: Path, table: list[dict], key: str) -> dict[str, np.ndarray]:
+    """Per-resample values of ``key`` for the rows that have them."""
+    out = {}
+    for r in table:
+        path = root / paths.resamples_file(r["model"])
+        if path.is_file():
+            with np.load(path) as z:
+                if f"{key}_resamples" in z.files:
+                    out[r["model"]] = z[f"{key}_resamples"]
+    return out
+
+
+def tied_groups(table: list[dict], draws: dict[str, np.ndarray], key: str, lower: bool, confidence: float = 0.95) -> dict[str, int]:
+    """Group rows that the data cannot separate on ``key`` (paired bootstrap on shared resamples).
+
+    Rows sorted best first; a row opens a new group when the current group's leader beats it
+    in at least ``confidence`` of the resamples, otherwise it joins the leader's group.
+    """
+    ranked = sorted((r for r in table if r[key] is not None and r["model"] in draws), key=lambda r: r[key], reverse=not lower)
+    groups: dict[str, int] = {}
+    leader = None
+    for r in ranked:
+        if leader is None or paired_probability(draws[leader], draws[r["model"]], lower) >= confidence:
+            leader = r["model"]
+        groups[r["model"]] = len(set(groups.values()) | {0}) if leader == r["model"] else groups[leader]
+    return groups
+
+
+def significance(table: list[dict], draws: dict[str, np.ndarray], key: str) -> tuple[dict[str, int], str]:
+    """The group of every row and one plain sentence saying which differences hold."""
+    groups = tied_groups(table, draws, key, key_specs()[key].better == "lower")
+    if not groups:
+        return {}, ""
+    members = [[m for m, g in groups.items() if g == i] for i in sorted(set(groups.values()))]
+    tied = [ms for ms in members if len(ms) > 1]
+    text = f"{key} groups (paired bootstrap on shared resamples, 95 %): " + " > ".join("{" + ", ".join(ms) + "}" for ms in members) + "."
+    if tied:
+        text += " Within a group the data cannot separate the rows: " + "; ".join(" ≈ ".join(ms) for ms in tied) + "."
+    return groups, text
+
+
 def run(root: Path, params_file: str | None = None) -> list[dict]:
     p = params(root, params_file)
     columns = list(key_specs())
     table = rows(root, p.models, columns)
+    models = [r for r in table if r["family"] != REFERENCE_FAMILY]  # same sample count; FID's small-sample bias differs for the reference rows
+    groups, sentence = significance(models, load_resamples(root, models, RANKED_BY), RANKED_BY)
+    for r in table:
+        r[f"{RANKED_BY}_group"] = groups.get(r["model"])
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["model", "family", *columns], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=["model", "family", f"{RANKED_BY}_group", *columns], lineterminator="\n")
     writer.writeheader()
     for r in table:
         writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
     write_text(root / paths.LEADERBOARD_CSV, buf.getvalue())
-    write_text(root / paths.LEADERBOARD_MD, markdown(table, columns))
+    write_text(root / paths.LEADERBOARD_MD, markdown(table, columns, sentence))
     log(f"report: {len(table)} model(s) -> {paths.LEADERBOARD_MD}")
     return table

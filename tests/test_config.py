@@ -23,7 +23,7 @@ from genmodels.errors import ConfigError
         ({"evaluate": {"kid_subset": 3}}, "evaluate.kid_subset: unknown key (did you mean 'kid_subsets'?)"),
         ({"vae": {"fit": {"epoch": 3}}}, "vae.fit.epoch: unknown key (did you mean 'epochs'?)"),
         ({"vae": {"family": "vae"}}, "vae.family: unknown key"),
-        ({"evaluate": {"ood": "holdout-class"}}, "evaluate.ood: Input should be 'permuted'"),
+        ({"evaluate": {"ood": "holdout-class"}}, "evaluate.ood: unknown key"),
         ({"scaling": {"backend": "spark"}}, "scaling.backend: Input should be 'auto', 'ray' or 'local'"),
         ({"vae": {"model": {"arch": "mlp", "beta": 0}}}, "vae.model.beta: Input should be greater than 0"),
         ({"evaluate": {"kid_subsets": 1.5}}, "evaluate.kid_subsets: Input should be a valid integer"),

@@ -33,7 +33,7 @@ class DataConfig(StrictModel):
     path: str | None = None  # local directory for file-backed datasets (mnist, cifar10, folder)
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)  # share held out for test, where the source has no split
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # share of the training split held out for validation (seeded, stratified by label)
-    limit: int | None = Field(None, ge=2)  # cap on training samples (None: all)
+    limit: int | None = Field(None, ge=2)  # cap on the training source before the validation split is held out (None: all)
     toy2d: Toy2dOptions = Toy2dOptions()  # options of the ``toy2d`` dataset
     shapes: ShapesOptions = ShapesOptions()  # options of the ``shapes`` dataset
     folder: FolderOptions = FolderOptions()  # options of the ``folder`` (PNG directory) dataset

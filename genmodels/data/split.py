@@ -10,10 +10,15 @@ from genmodels.data.samples import Samples
 def stratified_split(
     x: np.ndarray, y: np.ndarray | None, test_fraction: float, seed: int, limit: int | None = None
 ) -> tuple[Samples, Samples]:
-    """Split keeping class proportions (when labels exist); ``limit`` caps the train split."""
+    """Split keeping class proportions (when labels exist and every class is large enough to
+    contribute to the held-out share); ``limit`` caps the train split."""
     rng = np.random.default_rng(seed)
     n = len(x)
-    if y is None:
+    if y is not None and np.unique(y, return_counts=True)[1].min() * test_fraction < 1:
+        y_strata = None  # some class is too small to give the held-out split a share: split at random
+    else:
+        y_strata = y
+    if y_strata is None:
         order = rng.permutation(n)
         n_test = max(1, int(round(n * test_fraction)))
         test_idx, train_idx = order[:n_test], order[n_test:]

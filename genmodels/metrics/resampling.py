@@ -21,7 +21,6 @@ never a new feature extraction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +29,6 @@ import torch
 from genmodels.metrics import defaults
 from genmodels.metrics.fid import frechet_distance
 from genmodels.metrics.inception_score import inception_score
-
 
 #: Largest set for which the full Gram matrices are formed (a 5000 x 5000 float64 matrix is 200 MB).
 MAX_GEOMETRY_POINTS = 5000
@@ -50,6 +48,8 @@ class FeatureGeometry:
         self._gram = {"rr": self.real @ self.real.T, "ff": self.fake @ self.fake.T, "rf": self.real @ self.fake.T}
         self._sq = {"r": np.diagonal(self._gram["rr"]).copy(), "f": np.diagonal(self._gram["ff"]).copy()}
         self._cache: dict[str, np.ndarray] = {}
+        both = np.concatenate([self.real, self.fake])
+        self.live_dims = np.flatnonzero(both.max(0) > both.min(0))  # features that vary somewhere
 
     def d2(self, part: str) -> np.ndarray:
         """Squared Euclidean distances of part "rr", "ff" or "rf" (clipped at 0)."""
@@ -123,7 +123,8 @@ def weighted_fid(geom: FeatureGeometry, c_r: np.ndarray, c_f: np.ndarray) -> flo
         xc = x - mu
         return mu, (xc * c[:, None]).T @ xc / (n - 1)
 
-    return frechet_distance(*stats(geom.real, c_r), *stats(geom.fake, c_f))
+    live = geom.live_dims  # constant features add exactly 0 to FID but make every covariance singular
+    return frechet_distance(*stats(geom.real[:, live], c_r), *stats(geom.fake[:, live], c_f))
 
 
 def subset_kid(geom: FeatureGeometry, subsets: int, subset_size: int, seed: int) -> tuple[float, float]:
@@ -170,30 +171,52 @@ def percentile_interval(values: np.ndarray, level: float, estimate: float | None
     return float(estimate - (med - lo)), float(estimate + (hi - med))
 
 
+def resampled_values(
+    geom: FeatureGeometry, fake_logits: np.ndarray | None, spec: BootstrapSpec, points: PrdcPoints | None, is_splits: int,
+    wanted: tuple[str, ...],
+) -> dict[str, np.ndarray]:
+    """Each wanted metric on ``spec.resamples`` joint resamples (one value per resample).
+
+    The real set's weights are drawn first from the seed, so every model evaluated with the
+    same seed against the same real set shares them: differences between two models can be
+    compared resample by resample (a paired bootstrap).
+    """
+    rng = np.random.default_rng(spec.seed)
+    n_r, n_f, b_all = len(geom.real), len(geom.fake), range(spec.resamples)
+    c_r = np.stack([_counts(rng, n_r, n_r) for _ in b_all], axis=1)
+    c_f = np.stack([_counts(rng, n_f, n_f) for _ in b_all], axis=1)
+    out: dict[str, np.ndarray] = {}
+    if "fid" in wanted:
+        out["fid"] = np.array([weighted_fid(geom, c_r[:, b], c_f[:, b]) for b in b_all])
+    if "kid" in wanted:
+        out["kid"] = weighted_mmd2(geom, c_r, c_f)
+    if "is" in wanted and fake_logits is not None:
+        logits = torch.from_numpy(np.asarray(fake_logits))
+        out["is"] = np.array([inception_score(logits[np.repeat(np.arange(n_f), c_f[:, b].astype(int))], splits=is_splits)[0] for b in b_all])
+    prdc_keys = [key for key in ("precision", "recall", "density", "coverage") if key in wanted]
+    if prdc_keys and points is not None:
+        runs = [points.means(c_r[:, b], c_f[:, b]) for b in b_all]
+        out.update({key: np.array([r[key] for r in runs]) for key in prdc_keys})
+    return out
+
+
 def bootstrap(
     geom: FeatureGeometry, fake_logits: np.ndarray | None, spec: BootstrapSpec, points: PrdcPoints | None, is_splits: int,
     estimates: dict[str, float],
 ) -> dict[str, tuple[float, float]]:
     """``spec.level`` intervals, re-centred on ``estimates``, of those metrics over joint resamples."""
-    wanted = tuple(estimates)
-    rng = np.random.default_rng(spec.seed)
-    n_r, n_f = len(geom.real), len(geom.fake)
-    c_r = np.stack([_counts(rng, n_r, n_r) for _ in range(spec.resamples)], axis=1)
-    c_f = np.stack([_counts(rng, n_f, n_f) for _ in range(spec.resamples)], axis=1)
-    draws: dict[str, Callable[[], np.ndarray]] = {
-        "fid": lambda: np.array([weighted_fid(geom, c_r[:, b], c_f[:, b]) for b in range(spec.resamples)]),
-        "kid": lambda: weighted_mmd2(geom, c_r, c_f),
-    }
-    out = {name: percentile_interval(draws[name](), spec.level, estimates[name]) for name in ("fid", "kid") if name in wanted}
-    if "is" in wanted and fake_logits is not None:
-        logits = torch.from_numpy(np.asarray(fake_logits))
-        values = [inception_score(logits[np.repeat(np.arange(n_f), c_f[:, b].astype(int))], splits=is_splits)[0] for b in range(spec.resamples)]
-        out["is"] = percentile_interval(np.asarray(values), spec.level, estimates["is"])
-    prdc_keys = [key for key in ("precision", "recall", "density", "coverage") if key in wanted]
-    if prdc_keys and points is not None:
-        runs = [points.means(c_r[:, b], c_f[:, b]) for b in range(spec.resamples)]
-        out.update({key: percentile_interval(np.array([r[key] for r in runs]), spec.level, estimates[key]) for key in prdc_keys})
-    return {m: _clip(m, lo, hi) for m, (lo, hi) in out.items()}
+    draws = resampled_values(geom, fake_logits, spec, points, is_splits, tuple(estimates))
+    return {m: _clip(m, *percentile_interval(v, spec.level, estimates[m])) for m, v in draws.items()}
+
+
+def intervals_from(draws: dict[str, np.ndarray], estimates: dict[str, float], level: float) -> dict[str, tuple[float, float]]:
+    return {m: _clip(m, *percentile_interval(v, level, estimates[m])) for m, v in draws.items()}
+
+
+def paired_probability(a: np.ndarray, b: np.ndarray, lower_is_better: bool) -> float:
+    """P(a better than b) over shared resamples (ties count half)."""
+    better = (a < b) if lower_is_better else (a > b)
+    return float(np.mean(better) + 0.5 * np.mean(a == b))
 
 
 #: Ranges of the metrics (KID is an unbiased estimate and may be negative).

@@ -27,6 +27,7 @@ class MetricReport:
     metrics: dict[str, float | None] = field(default_factory=lambda: {k: None for k in metric_keys()})
     notes: dict[str, str] = field(default_factory=dict)
     extra: dict[str, float] = field(default_factory=dict)  # supporting numbers (e.g. nll std error)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # per-resample values (bootstrap), saved beside the JSON
 
     def null(self, keys: tuple[str, ...] | str, reason: str) -> None:
         for k in (keys,) if isinstance(keys, str) else keys:
@@ -54,6 +55,7 @@ def run_metrics(inputs: EvalInputs) -> MetricReport:
             report.null(keys, str(exc))
             continue
         report.notes.update(values.pop("notes", {}))
+        report.arrays.update(values.pop("arrays", {}))
         for k, v in values.items():
             (report.metrics if k in keys else report.extra)[k] = None if v is None else float(v)
     if inputs.model is not None:

@@ -26,6 +26,11 @@ def tracking_uri(root: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
 
 
+def user_tracking_uri() -> str | None:
+    """The store the user named in ``MLFLOW_TRACKING_URI``, if any."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or None
+
+
 def _mlflow(root: Path):  # noqa: ANN202
     import logging
 
@@ -33,7 +38,10 @@ def _mlflow(root: Path):  # noqa: ANN202
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    named = user_tracking_uri()
     mlflow.set_tracking_uri(tracking_uri(root))
+    if named is None:  # MLflow 3 also exports the URI to the environment; keep it ours, per root
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
     return mlflow
 
 
@@ -95,7 +103,7 @@ def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new:
     An exception inside the block marks the run FAILED with the error as a tag.
     """
     mlflow = _mlflow(root)
-    if mlflow.get_experiment_by_name(experiment) is None and not os.environ.get("MLFLOW_TRACKING_URI"):
+    if mlflow.get_experiment_by_name(experiment) is None and user_tracking_uri() is None:
         # the default local store keeps artifacts beside mlflow.db, whatever the working directory
         mlflow.create_experiment(experiment, artifact_location=(root / "mlartifacts").resolve().as_uri())
     mlflow.set_experiment(experiment)

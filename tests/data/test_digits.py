@@ -15,7 +15,9 @@ def test_digits_contract(assert_same):
     data = load_dataset(DataConfig(), seed=0)
     info = data.info
     assert (info.name, info.kind, info.shape, info.levels, info.num_classes) == ("digits", "image", (1, 8, 8), 17, 10)
-    assert len(data.train) + len(data.test) == 1797
+    assert len(data.train) + len(data.val) + len(data.test) == 1797
+    assert len(data.val) == pytest.approx(0.1 * (1797 - len(data.test)), abs=10)
+    assert np.bincount(data.val.y, minlength=10).min() >= 10  # stratified validation split too
     assert len(data.test) == pytest.approx(0.2 * 1797, abs=10)
     x = np.concatenate([data.train.x, data.test.x])
     assert x.dtype == np.float32 and x.min() == 0.0 and x.max() == 1.0
@@ -27,7 +29,7 @@ def test_digits_contract(assert_same):
 
 def test_digits_limit(make_cfg):
     data = load_dataset(make_cfg(limit=100), seed=0)
-    assert len(data.train) == 100 and len(data.test) == pytest.approx(360, abs=10)
+    assert len(data.train) + len(data.val) == 100 and len(data.test) == pytest.approx(360, abs=10)  # limit caps the source of train + val
 
 
 def test_builtins_are_registered():

@@ -62,8 +62,9 @@ def project(tmp_path_factory) -> Path:
 
 def test_outputs_follow_the_contract(project: Path) -> None:
     card = json.loads((project / "data/prepared/card.json").read_text())
-    assert card["shape"] == [1, 8, 8] and card["sizes"]["train"] == 400
-    assert set(card["sha256"]) == {"train.parquet", "test.parquet"}
+    assert card["shape"] == [1, 8, 8]
+    assert set(card["sha256"]) == {"train.parquet", "val.parquet", "test.parquet"}
+    assert card["sizes"]["val"] + card["sizes"]["train"] == 400
     table = pq.read_table(project / "samples/vae.parquet")
     assert table.num_rows == 300 and json.loads(table.schema.metadata[b"shape"]) == [1, 8, 8]
     assert str(table.schema.field("x").type) == "fixed_size_list<element: float>[64]"
@@ -77,9 +78,21 @@ def test_outputs_follow_the_contract(project: Path) -> None:
     for key in ("is", "fid", "kid", "ppl", "precision", "recall", "nll_bits_per_dim", "train_seconds", "samples_per_second"):
         assert isinstance(metrics[key], float), key
     assert 1.0 <= metrics["is"] <= 10.0 and metrics["fid"] > 0
+    for key in ("fid", "kid", "precision", "coverage"):
+        assert metrics[f"{key}_ci_low"] <= metrics[key] <= metrics[f"{key}_ci_high"], key
     lines = (project / "reports/leaderboard.csv").read_text().splitlines()
-    assert lines[0].startswith("model,family,fid") and lines[1].startswith("vae,vae,") and lines[2].startswith("gmm,gmm,")
-    assert "| vae | vae |" in (project / "reports/leaderboard.md").read_text()
+    assert lines[0].startswith("model,family,fid_group,fid") and lines[1].startswith("vae,vae,") and lines[2].startswith("gmm,gmm,")
+    assert [line.split(",")[:2] for line in lines[3:]] == [["ref-holdout", "(reference)"], ["ref-train-copy", "(reference)"]]
+    md = (project / "reports/leaderboard.md").read_text()
+    assert "| vae | vae |" in md and "| ref-train-copy | (reference) |" in md and "fid groups (paired bootstrap" in md
+
+
+def test_the_training_copy_stands_out_on_the_memorisation_columns(project: Path) -> None:
+    copy = json.loads((project / "metrics/ref-train-copy.json").read_text())
+    holdout = json.loads((project / "metrics/ref-holdout.json").read_text())
+    assert copy["train_copies"] == 1.0 and holdout["train_copies"] == 0.0
+    assert copy["ct_stat"] < -3 < holdout["ct_stat"]
+    assert copy["nll_bits_per_dim"] is None and "reference row" in copy["notes"]["nll_bits_per_dim"]
 
 
 def test_mlflow_holds_one_finished_run_with_everything(project: Path) -> None:
@@ -116,7 +129,7 @@ def test_changing_one_models_params_reruns_only_that_model(project: Path) -> Non
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["vae"]["fit"]["lr"] = 0.002
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    assert ran(sh(project, "dvc", "repro")) == {"check", "train@vae", "sample@vae", "evaluate@vae", "report"}
+    assert ran(sh(project, "dvc", "repro")) == {"check", "train@vae", "sample@vae", "evaluate@vae", "report"}  # not gmm, not reference
 
 
 def test_editing_one_family_reruns_only_its_stages(project: Path) -> None:
@@ -164,7 +177,7 @@ def test_a_registered_metric_reaches_the_metrics_file_and_the_leaderboard(projec
     assert result["mean_pixel"] == pytest.approx(float(np.mean(samples)), rel=1e-6)
     assert json.loads((project / "metrics/gmm.json").read_text())["mean_pixel"] == result["mean_pixel"]
     md = (project / "reports/leaderboard.md").read_text()
-    assert "| mean_pixel |" in md.splitlines()[0] and "Lower is better: fid, kid, ppl, nll_bits_per_dim, mean_pixel." in md
+    assert "| mean_pixel |" in md.splitlines()[0] and "Lower is better: fid, kid, train_copies, ppl, nll_bits_per_dim, mean_pixel." in md
     assert "mean_pixel" in (project / "reports/leaderboard.csv").read_text().splitlines()[0]
 
 

@@ -1,14 +1,174 @@
-"""Feature extractors: registry, save/load round trip, batch-size independence, layers."""
+"""Feature extractors: the contract over every registered extractor (build, layers, batch-size
+independence, save/load, ``auto``), then the built-ins' specifics."""
 
 from __future__ import annotations
+
+import json
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from genmodels.data import PreparedData, Samples, load_dataset
+from genmodels.data.base import DatasetInfo
+from genmodels.data.config import DataConfig
+from genmodels.errors import ConfigError
+from genmodels.metrics.build import build_extractor, resolve_extractor_name
+from genmodels.metrics.config import EvaluatorConfig
 from genmodels.metrics.extractors.classifier import ClassifierExtractor, accuracy, n_blocks, train_classifier
+from genmodels.metrics.extractors.inception import OFFICIAL_WEIGHTS_NAME
 from genmodels.metrics.extractors.toy2d import Toy2dExtractor
-from genmodels.metrics.features import FEATURE_EXTRACTORS, extract, load_extractor, save_extractor
+from genmodels.metrics.features import FEATURE_EXTRACTORS, FeatureExtractor, extract, fingerprint, load_extractor, save_extractor
+from tests.metrics.test_inception import random_inception
+
+# ------------------------------------------------------------------ the contract, per extractor
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to build one extractor for the contract: on which data, with which ``evaluator`` fields."""
+
+    data: str  # "digits" (labelled 8x8 images) or "toy2d" (2-D points)
+    evaluator: Callable[[Path], dict[str, Any]] = lambda tmp: {}  # its fields; tmp: a folder for files it needs
+    n: int = 64  # inputs extracted
+    batches: tuple[int, int] = (7, 64)  # the two batch sizes compared
+    atol: float = 1e-5  # batch-size independence tolerance (float32 convolutions)
+
+
+def _inception_weights(tmp: Path) -> dict[str, Any]:
+    path = tmp / OFFICIAL_WEIGHTS_NAME  # seeded random weights (no pretrained file offline)
+    torch.save(random_inception().state_dict(), path)
+    return {"inception_weights": str(path)}
+
+
+CASES: dict[str, Case] = {
+    "classifier": Case("digits", lambda tmp: {"epochs": 1, "width": 4, "feature_dim": 8}),
+    "toy2d": Case("toy2d"),
+    # 299x299 inputs cost seconds per image on a CPU: two images, batches of one and two
+    "inception-v3-compat": Case("digits", _inception_weights, n=2, batches=(1, 2), atol=1e-4),
+}
+
+
+@pytest.fixture(scope="module")
+def prepared(digits) -> dict[str, PreparedData]:
+    small = PreparedData(train=Samples(digits.train.x[:256], digits.train.y[:256]), test=Samples(digits.test.x[:64], digits.test.y[:64]), info=digits.info)
+    toy = load_dataset(DataConfig.model_validate({"name": "toy2d", "toy2d": {"n_train": 200, "n_test": 64}}), 0)
+    return {"digits": small, "toy2d": toy}
+
+
+@dataclass
+class Built:
+    extractor: FeatureExtractor
+    card: dict[str, Any]
+    x: np.ndarray
+    features: dict[str, np.ndarray] = field(default_factory=dict)  # every layer, at the larger batch size
+
+
+@pytest.fixture(scope="module")
+def built(prepared, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Built]:
+    """``built(name)``: the extractor made by ``build_extractor`` from its case (once per module)."""
+    cache: dict[str, Built] = {}
+
+    def get(name: str) -> Built:
+        if name not in CASES:
+            pytest.fail(f"feature extractor {name!r} has no case in CASES of {Path(__file__).name}; add one")
+        if name not in cache:
+            case = CASES[name]
+            data = prepared[case.data]
+            cfg = EvaluatorConfig.model_validate({"extractor": name, **case.evaluator(tmp_path_factory.mktemp(name))})
+            extractor, card = build_extractor(data, cfg, seed=0)
+            x = data.test.x[: case.n]
+            b = Built(extractor, card, x)
+            b.features = extract(extractor, x, extractor.feature_layers, batch_size=case.batches[1])
+            cache[name] = b
+        return cache[name]
+
+    return get
+
+
+def test_every_registered_extractor_has_a_case() -> None:
+    missing = [name for name in FEATURE_EXTRACTORS.names() if name not in CASES]
+    assert not missing, f"feature extractor(s) {missing} registered without a case in CASES of {Path(__file__).name}"
+    assert not set(CASES) - set(FEATURE_EXTRACTORS.names()), "CASES names an unregistered extractor"
+
+
+@pytest.mark.parametrize("name", FEATURE_EXTRACTORS.names())
+def test_build_gives_the_extractor_and_a_json_card(name: str, built) -> None:
+    b = built(name)
+    assert type(b.extractor) is FEATURE_EXTRACTORS.get(name) and b.extractor.name == name
+    assert not b.extractor.training
+    assert b.card["extractor"] == name
+    json.dumps(b.card)  # written as the evaluator's card
+
+
+@pytest.mark.parametrize("name", FEATURE_EXTRACTORS.names())
+def test_extract_returns_every_declared_layer(name: str, built) -> None:
+    b = built(name)
+    layers = b.extractor.feature_layers
+    assert "features" in layers and set(b.extractor.perceptual_layers) <= set(layers)
+    assert b.extractor.has_logits == ("logits" in layers)
+    assert set(b.features) == set(layers)
+    for layer, arr in b.features.items():
+        assert arr.dtype == np.float32 and arr.ndim == 2 and len(arr) == len(b.x), (layer, arr.shape)
+        assert np.isfinite(arr).all(), layer
+    assert b.features["features"].std() > 0
+    if b.extractor.has_logits:
+        assert b.features["logits"].shape[1] >= 2
+    with pytest.raises(ValueError, match="has no layer"):
+        extract(b.extractor, b.x, ("no-such-layer",))
+
+
+@pytest.mark.parametrize("name", FEATURE_EXTRACTORS.names())
+def test_features_do_not_depend_on_the_batch_size(name: str, built) -> None:
+    b, case = built(name), CASES[name]
+    small = extract(b.extractor, b.x, b.extractor.feature_layers, batch_size=case.batches[0])
+    for layer in b.extractor.feature_layers:
+        np.testing.assert_allclose(small[layer], b.features[layer], rtol=1e-4, atol=case.atol, err_msg=layer)
+
+
+@pytest.mark.parametrize("name", FEATURE_EXTRACTORS.names())
+def test_save_and_load_give_identical_features(name: str, built, tmp_path: Path) -> None:
+    b, case = built(name), CASES[name]
+    save_extractor(b.extractor, tmp_path)
+    loaded = load_extractor(tmp_path)
+    assert type(loaded) is type(b.extractor) and loaded.kwargs == b.extractor.kwargs and not loaded.training
+    assert loaded.feature_layers == b.extractor.feature_layers
+    assert fingerprint(loaded) == fingerprint(b.extractor)
+    again = extract(loaded, b.x, loaded.feature_layers, batch_size=case.batches[1])
+    for layer in loaded.feature_layers:
+        np.testing.assert_array_equal(again[layer], b.features[layer], err_msg=layer)
+
+
+DATA_KINDS = typing.get_args(typing.get_type_hints(DatasetInfo)["kind"])
+
+
+@pytest.mark.parametrize("kind", DATA_KINDS)
+def test_auto_picks_the_first_registered_extractor_declaring_the_kind(kind: str, prepared, tmp_path: Path) -> None:
+    declaring = [n for n in FEATURE_EXTRACTORS.ordered() if kind in FEATURE_EXTRACTORS.get(n).auto_for]
+    assert declaring, f"no registered extractor is the default for {kind} data"
+    assert resolve_extractor_name("auto", kind) == declaring[0]
+    for name in FEATURE_EXTRACTORS.names():  # a name is taken as it is
+        assert resolve_extractor_name(name, kind) == name
+    with pytest.raises(ConfigError, match="unknown feature extractor 'nope'"):
+        resolve_extractor_name("nope", kind)
+    case = CASES.get(declaring[0])
+    if case is not None and prepared[case.data].info.kind == kind:  # build_extractor follows auto too
+        fields = case.evaluator(tmp_path)
+        extractor, _ = build_extractor(prepared[case.data], EvaluatorConfig.model_validate({**fields, "extractor": "auto"}), seed=0)
+        assert type(extractor) is FEATURE_EXTRACTORS.get(declaring[0])
+
+
+def test_auto_without_a_default_for_the_kind_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="no registered extractor is the default for sounds data"):
+        resolve_extractor_name("auto", "sounds")
+
+
+# ------------------------------------------------------------------ built-in specifics
 
 
 def test_builtins_are_registered() -> None:

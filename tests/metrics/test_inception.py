@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from genmodels.metrics.config import EvaluatorConfig
 from genmodels.errors import ConfigError, DataError
 from genmodels.metrics.build import build_extractor
+from genmodels.metrics.config import EvaluatorConfig
 from genmodels.metrics.extractors.inception import (
     OFFICIAL_WEIGHTS_NAME,
     InceptionV3Extractor,

@@ -1,12 +1,13 @@
-"""The suite's fused KID (on PRDC's distance blocks) equals the stand-alone KID."""
+"""The suite's KID and PRDC equal the stand-alone functions, on the cached-Gram path and on the
+blocked path for large sets (where KID rides on PRDC's distance blocks)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from genmodels.metrics.config import EvaluateConfig
 from genmodels.data.base import DatasetInfo
+from genmodels.metrics.config import EvaluateConfig
 from genmodels.metrics.extractors.toy2d import Toy2dExtractor
 from genmodels.metrics.kid import kid_from_features
 from genmodels.metrics.prdc import prdc_from_features
@@ -14,7 +15,10 @@ from genmodels.metrics.registry import metric_keys
 from genmodels.metrics.suite import evaluate
 
 
-def test_sample_metrics_match_the_pure_functions() -> None:
+@pytest.mark.parametrize("path", ["geometry", "blocked"])
+def test_sample_metrics_match_the_pure_functions(path: str, monkeypatch) -> None:
+    if path == "blocked":  # pretend the sets are too large for the cached Gram matrices
+        monkeypatch.setattr("genmodels.metrics.resampling.MAX_GEOMETRY_POINTS", 10)
     rng = np.random.default_rng(0)
     real = rng.normal(size=(400, 2)).astype(np.float32)
     fake = (rng.normal(size=(300, 2)) + 0.3).astype(np.float32)
@@ -28,3 +32,7 @@ def test_sample_metrics_match_the_pure_functions() -> None:
         assert report.metrics[key] == pytest.approx(value)
     out = report.as_json()
     assert set(metric_keys()) <= set(out) and out["is"] is None and "logits" in out["notes"]["is"]
+    if path == "blocked":  # no Gram matrices: no intervals, said so
+        assert out["fid_ci_low"] is None and "intervals need the cached Gram matrices" in out["notes"]["fid_ci_low"]
+    else:
+        assert out["fid_ci_low"] <= out["fid"] <= out["fid_ci_high"]

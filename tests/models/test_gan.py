@@ -9,6 +9,7 @@ from torch import nn
 
 from genmodels.data.base import DatasetInfo
 from genmodels.errors import ConfigError
+from genmodels.metrics.diagnostics import auroc
 from genmodels.models import build_model
 from genmodels.models.gan.model import GAN, gradient_penalty, r1_logits_and_penalty
 from genmodels.training import checkpoint as ckpt
@@ -167,11 +168,32 @@ def test_sampler_is_the_weight_average_and_updates_only_when_training() -> None:
     torch.testing.assert_close(plain.decode(z), plain.generator(z))
 
 
-def test_anomaly_score_is_the_negative_discriminator_logit() -> None:
-    model = gan(IMAGE, conv_width=4).eval()
-    v = torch.rand(5, 1, 8, 8)
-    torch.testing.assert_close(model.anomaly_score(v, torch.Generator()), -model.discriminator(v).detach())
+def test_anomaly_score_is_low_on_real_data_and_high_on_the_fakes_the_discriminator_rejects() -> None:
+    """Train the discriminator alone on a point cluster against the (fixed) generator: the score
+    (higher = more anomalous) must rank fresh cluster points below the generator's outputs."""
+    model = gan(POINTS, hidden=[32, 32])
+    opt = torch.optim.Adam(model.discriminator.parameters(), lr=1e-2)
+    g = torch.Generator().manual_seed(0)
+    centre = torch.tensor([1.5, -1.0])
+    real = 0.2 * torch.randn(64, 2, generator=g) + centre
+    for _ in range(30):
+        for group, loss in model.training_losses(real, None, g):
+            if group != "discriminator":
+                break  # the generator stays as initialised
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    near = 0.2 * torch.randn(64, 2, generator=g) + centre
+    with torch.no_grad():
+        fakes = model.generate(torch.randn(64, model.latent_dim, generator=g))
+    s_real, s_fake = model.anomaly_score(near, g), model.anomaly_score(fakes, g)
+    assert s_real.shape == (64,) and not s_real.requires_grad
+    assert float(s_real.mean()) < 0.0 < float(s_fake.mean())  # the sign: real-looking inputs score low
+    assert auroc(s_real.numpy(), s_fake.numpy()) > 0.99
     assert model.likelihood_kind is None
+    with pytest.raises(ValueError, match="expected shape"):
+        model.anomaly_score(torch.zeros(3, 3), g)
 
 
 def test_sampling_is_reproducible_and_validated() -> None:

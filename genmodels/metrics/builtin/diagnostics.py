@@ -7,6 +7,7 @@ import torch
 
 from genmodels.metrics.builtin.model_based import batched, generator
 from genmodels.metrics.diagnostics import auroc, class_coverage, mode_coverage
+from genmodels.metrics.ood import HARD, ood_sets
 from genmodels.metrics.registry import EvalInputs, MetricKey, Undefined, register_metric
 from genmodels.models.core.dequantize import dequantize
 
@@ -37,31 +38,32 @@ def class_coverage_metric(inp: EvalInputs) -> dict[str, float]:
     return {"class_coverage": class_coverage(inp.fake["logits"], inp.real_labels, inp.info.num_classes)}
 
 
-def make_ood(test_x: np.ndarray, info, seed: int) -> np.ndarray:  # noqa: ANN001
-    """Out-of-distribution inputs: test images under one fixed pixel permutation; uniform noise for points."""
-    if info.kind != "image":
-        lo, hi = info.value_range
-        return np.random.default_rng(seed).uniform(lo, hi, size=test_x.shape).astype(np.float32)
-    flat = test_x.reshape(len(test_x), -1)
-    perm = np.random.default_rng(seed).permutation(flat.shape[1])
-    return flat[:, perm].reshape(test_x.shape)
+OOD_SETS = ("permuted", "hflip", "vflip", "shapes")
 
 
 @register_metric(
     "anomaly_auroc",
-    [MetricKey("anomaly_auroc", "higher", "AUROC of the model's anomaly score (−log-likelihood or bound; −D(x) for the GAN), test split vs pixel-permuted test images (uniform noise for points)")],
+    [MetricKey("anomaly_auroc", "higher", "AUROC of the model's anomaly score (−log-likelihood or bound; −D(x) for the GAN), test split vs the hard out-of-distribution sets, mean over hflip, vflip and shapes (uniform noise for points)"),
+     *(MetricKey(f"anomaly_auroc_{name}", "higher", "AUROC per out-of-distribution set: pixel-permuted test images (easy), horizontal and vertical mirror images, procedural shapes at the same size and levels", column=False)
+       for name in OOD_SETS)],
     needs={"model"},
 )  # fmt: skip
 @torch.no_grad()
-def anomaly_auroc(inp: EvalInputs) -> dict[str, float]:
+def anomaly_auroc(inp: EvalInputs) -> dict[str, float | None]:
     model, info, bs = inp.model, inp.info, inp.cfg.batch_size
-    ood = make_ood(inp.test_x, info, inp.seed)
 
     def score(a: np.ndarray) -> np.ndarray:
         v = dequantize(torch.tensor(a, device=model.device), info.levels, generator(inp, 4))
         return batched(lambda b: model.anomaly_score(b, generator(inp, 3)), v, bs).cpu().numpy()
 
     try:
-        return {"anomaly_auroc": auroc(score(inp.test_x), score(ood))}
+        inside = score(inp.test_x)
+        per_set = {name: auroc(inside, score(x)) for name, x in ood_sets(inp.test_x, info, inp.seed).items()}
     except NotImplementedError as exc:
         raise Undefined(str(exc) or f"{type(model).__name__} has no anomaly score") from None
+    hard = [per_set[n] for n in HARD if n in per_set] or list(per_set.values())
+    out: dict[str, float | None] = {f"anomaly_auroc_{name}": per_set.get(name) for name in OOD_SETS}
+    out["anomaly_auroc"] = float(np.mean(hard))
+    if info.kind != "image":
+        out["notes"] = {f"anomaly_auroc_{name}": "image out-of-distribution set; points use uniform noise (anomaly_auroc)" for name in OOD_SETS}
+    return out

@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genmodels.metrics import resampling
 from genmodels.metrics.fid import fid_from_features
 from genmodels.metrics.inception_score import inception_score
-from genmodels.metrics.kid import kid_from_features
+from genmodels.metrics.kid import SubsetKernelSums, kid_from_features
 from genmodels.metrics.prdc import prdc_from_features
 from genmodels.metrics.registry import EvalInputs, MetricKey, Undefined, register_metric
-from genmodels.metrics.resampling import BootstrapSpec, FeatureGeometry, PrdcPoints, bootstrap, prdc_points, subset_kid
+from genmodels.metrics.resampling import BootstrapSpec, FeatureGeometry, PrdcPoints, intervals_from, prdc_points, resampled_values, subset_kid
 
 WITH_INTERVALS = ("fid", "kid", "is", "precision", "recall", "density", "coverage")
 INTERVAL_DOC = ("95 % percentile bootstrap interval (`ci_level`): real and sample features resampled jointly, "
@@ -56,9 +57,27 @@ def kid(inp: EvalInputs) -> dict[str, float]:
     geom = geometry(inp) if inp.cache.get("use_geometry", True) else None
     if geom is not None:
         value, std = subset_kid(geom, cfg.kid_subsets, size, inp.seed)
+    elif _fused(inp):
+        value, std = _fused_prdc_kid(inp)[1]
     else:
         value, std = kid_from_features(r, f, subsets=cfg.kid_subsets, subset_size=size, seed=inp.seed)
     return {"kid": value, "kid_std": std}
+
+
+def _fused(inp: EvalInputs) -> bool:
+    """Large sets without M = N subsampling: KID's subset sums can ride on PRDC's distance blocks."""
+    r, f, cfg = inp.real["features"], inp.fake["features"], inp.cfg
+    return len(f) <= len(r) and max(len(r), len(f)) <= cfg.kid_subsets * min(cfg.kid_subset_size, len(r), len(f))
+
+
+def _fused_prdc_kid(inp: EvalInputs) -> tuple[dict[str, float], tuple[float, float]]:
+    """PRDC and KID from one pass over the Gram blocks (same values as separate calls, tested)."""
+    if "prdc+kid" not in inp.cache:
+        r, f, cfg = inp.real["features"], inp.fake["features"], inp.cfg
+        size = min(cfg.kid_subset_size, len(r), len(f))
+        sums = SubsetKernelSums(len(r), len(f), r.shape[1], subsets=cfg.kid_subsets, subset_size=size, seed=inp.seed)
+        inp.cache["prdc+kid"] = (prdc_from_features(r, f, k=cfg.prdc_k, kid=sums), sums.result())
+    return inp.cache["prdc+kid"]
 
 
 @register_metric(
@@ -85,6 +104,8 @@ def prdc(inp: EvalInputs) -> dict[str, float]:
     if pts is not None:
         return pts.means()
     r, f, cfg = inp.real["features"], inp.fake["features"], inp.cfg
+    if _fused(inp):
+        return dict(_fused_prdc_kid(inp)[0])
     if len(f) <= len(r):
         return dict(prdc_from_features(r, f, k=cfg.prdc_k))
     rng = np.random.default_rng(inp.seed)
@@ -102,9 +123,13 @@ def intervals(inp: EvalInputs) -> dict[str, float]:
         raise Undefined("evaluate.bootstrap is 0")
     geom = geometry(inp)
     if geom is None:
-        raise Undefined(f"more than {max(len(inp.real['features']), len(inp.fake['features']))} points: intervals need the cached Gram matrices")
+        n = max(len(inp.real["features"]), len(inp.fake["features"]))
+        raise Undefined(f"{n} points exceed {resampling.MAX_GEOMETRY_POINTS}: intervals need the cached Gram matrices")
     spec = BootstrapSpec(cfg.bootstrap, cfg.ci_level, inp.seed)
     estimates = {**fid(inp), **kid(inp), **(inception(inp) if "logits" in inp.fake else {}), **prdc(inp)}
     estimates = {m: estimates[m] for m in WITH_INTERVALS if m in estimates}
-    found = bootstrap(geom, inp.fake.get("logits"), spec, points(inp), cfg.is_splits, estimates)
-    return {f"{m}_ci_{side}": lo_hi[i] for m, lo_hi in found.items() for i, side in enumerate(("low", "high"))}
+    draws = resampled_values(geom, inp.fake.get("logits"), spec, points(inp), cfg.is_splits, tuple(estimates))
+    found = intervals_from(draws, estimates, cfg.ci_level)
+    out: dict = {f"{m}_ci_{side}": lo_hi[i] for m, lo_hi in found.items() for i, side in enumerate(("low", "high"))}
+    out["arrays"] = {f"{m}_resamples": v for m, v in draws.items()}  # for paired comparisons in the report
+    return out
