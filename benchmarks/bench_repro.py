@@ -43,7 +43,7 @@ def main() -> None:
         src = ROOT / item
         (shutil.copytree(src, work / item, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True) if src.is_dir() else shutil.copy2(src, work / item))
     shutil.copy2(args.params, work / "params.yaml")
-    (work / ".gitignore").write_text("mlflow.db\nmlartifacts/\n.ray_runs/\n")
+    (work / ".gitignore").write_text("mlflow.db\nmlartifacts/\n.ray_runs/\n/build/\n")
     for cmd in (("git", "init", "-q"), ("dvc", "init", "-q", "-f"), ("dvc", "config", "core.analytics", "false"), ("git", "add", "-A"),
                 ("git", "-c", "user.email=b@b", "-c", "user.name=b", "commit", "-qm", "bench")):  # fmt: skip
         sh(work, *cmd)

@@ -139,8 +139,9 @@ def perceptual_path_length(
     draw: Callable[[int, torch.Generator], Tensor] | None = None,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
-) -> tuple[float, float]:
-    """PPL (Karras et al. 2019): mean and std of d(G(i(t)), G(i(t + eps))) / eps^2.
+    with_median: bool = False,
+) -> tuple[float, ...]:
+    """PPL (Karras et al. 2019): mean and std (and, ``with_median``, the median) of d(G(i(t)), G(i(t + eps))) / eps^2.
 
     ``generate`` maps latents (b, latent_dim) to samples (called once per batch on the
     2b latents i(t) and i(t + eps)); ``distance`` maps two sample batches to (b,)
@@ -158,7 +159,10 @@ def perceptual_path_length(
     interpolate = slerp if interpolation == "slerp" else lerp
     z0, z1, t = _endpoints(n, latent_dim, sampling, space, seed, draw, device, dtype)
     values = _path_distances(generate, distance, interpolate, z0, z1, t, epsilon, batch_size)
-    return _trimmed_mean_std(values, lower, upper)
+    kept = trimmed(values, lower, upper)
+    if with_median:
+        return float(kept.mean()), float(kept.std()), float(np.median(kept))
+    return float(kept.mean()), float(kept.std())
 
 
 def _endpoints(
@@ -208,12 +212,11 @@ def _path_distances(
     return out
 
 
-def _trimmed_mean_std(values: np.ndarray, lower: float | None, upper: float | None) -> tuple[float, float]:
-    """Mean and std of the values between the ``lower`` and ``upper`` percentiles (None: no cut)."""
+def trimmed(values: np.ndarray, lower: float | None, upper: float | None) -> np.ndarray:
+    """The values between the ``lower`` and ``upper`` percentiles (None: no cut)."""
     keep = np.ones(values.shape, dtype=bool)
     if lower is not None:
         keep &= values >= np.percentile(values, lower, method="lower")
     if upper is not None:
         keep &= values <= np.percentile(values, upper, method="higher")
-    kept = values[keep]
-    return float(kept.mean()), float(kept.std())
+    return values[keep]

@@ -142,6 +142,19 @@ def test_ppl_is_null_with_the_reason_without_a_latent_and_a_number_with_one(gmm:
     assert vae.model.latent_dim == 4
     value = vae.report.metrics["ppl"]
     assert isinstance(value, float) and math.isfinite(value) and value >= 0.0
+    assert vae.report.extra["ppl_median"] >= 0.0  # reported beside the trimmed mean
+
+
+def test_ppl_is_null_for_a_quantized_decoder(digits) -> None:  # noqa: ANN001
+    """The flow's front end on the grey levels makes its inverse jump between cells: no PPL."""
+    data = PreparedData(train=digits.train, test=type(digits.test)(digits.test.x[:64], digits.test.y[:64]), info=digits.info)
+    torch.manual_seed(0)
+    model = build_model("flow", {"front_hidden": [16], "conv_width": 4}, data.info).eval()
+    assert model.latent_dim == 64 and not model.continuous_decoder
+    extractor = ClassifierExtractor(list(data.info.shape), data.info.num_classes, width=4, feature_dim=8).eval()
+    report = run(data, model, extractor, None)
+    assert report.metrics["ppl"] is None and "discontinuous" in report.notes["ppl"]
+    assert build_model("flow", {"front_max_levels": 0, "conv_width": 4}, data.info).continuous_decoder  # plain RealNVP: defined
 
 
 def test_anomaly_auroc_is_an_auroc_and_separates_noise_for_a_fitted_model(gmm: Case, vae: Case) -> None:

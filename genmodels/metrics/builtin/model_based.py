@@ -23,7 +23,7 @@ def batched(fn, x: torch.Tensor, batch_size: int) -> torch.Tensor:  # noqa: ANN0
 
 @register_metric(
     "ppl",
-    [MetricKey("ppl", "lower", "perceptual path length E d(G(i(t)), G(i(t+ε)))/ε², ε = `ppl_epsilon`, slerp between N(0, I) latents or lerp between draws of a learned prior, 1st–99th percentile kept; distance: the evaluator's unit-normalised conv activations, squared Euclidean for points (Karras et al. 2019)")],
+    [MetricKey("ppl", "lower", "perceptual path length E d(G(i(t)), G(i(t+ε)))/ε², ε = `ppl_epsilon`, slerp between N(0, I) latents or lerp between draws of a learned prior, 1st–99th percentile kept (median in `ppl_median`); distance: the evaluator's unit-normalised conv activations, squared Euclidean for points; null for a discontinuous (quantized) decoder (Karras et al. 2019)")],
     needs={"model"},
 )  # fmt: skip
 @torch.no_grad()
@@ -31,16 +31,18 @@ def ppl(inp: EvalInputs) -> dict[str, float]:
     model, cfg = inp.model, inp.cfg
     if model.latent_dim is None:
         raise Undefined(f"{type(model).__name__} has no latent decoder")
+    if not model.continuous_decoder:
+        raise Undefined(f"{type(model).__name__}'s decoder is discontinuous (quantized): path lengths would measure its jumps, not smoothness")
     if inp.info.kind == "image":
         distance = normalized_activation_distance(inp.extractor.perceptual_activations)
     else:
         distance = squared_euclidean_distance
-    value, std = perceptual_path_length(
+    value, std, median = perceptual_path_length(
         model.decode, distance, n=cfg.ppl_samples, latent_dim=model.latent_dim, epsilon=cfg.ppl_epsilon,
         sampling=cfg.ppl_sampling, batch_size=cfg.batch_size, seed=inp.seed,
-        draw=None if model.gaussian_latent else model.sample_latent, device=model.device,
+        draw=None if model.gaussian_latent else model.sample_latent, device=model.device, with_median=True,
     )  # fmt: skip
-    return {"ppl": float(value), "ppl_std": float(std)}
+    return {"ppl": float(value), "ppl_std": float(std), "ppl_median": float(median)}
 
 
 def test_tensor(inp: EvalInputs) -> torch.Tensor:

@@ -84,6 +84,11 @@ class GenerativeModel(nn.Module):
             raise NotImplementedError(f"{type(self).__name__} has no latent decoder")
         return torch.randn(n, self.latent_dim, generator=generator, device=self.device) * temperature
 
+    @property
+    def continuous_decoder(self) -> bool:
+        """Whether :meth:`decode` is continuous in ``z`` (PPL is defined only then)."""
+        return True
+
     def decode(self, z: Tensor) -> Tensor:
         """Map latents ``(n, latent_dim)`` to samples ``(n, *shape)`` in data space."""
         raise NotImplementedError(f"{type(self).__name__} has no latent decoder")

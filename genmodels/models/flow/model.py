@@ -308,6 +308,12 @@ class Flow(GenerativeModel):
     def latent_dim(self) -> int:
         return self.dim
 
+    @property
+    def continuous_decoder(self) -> bool:
+        """False with the quantized front end: its inverse jumps between grey-level cells."""
+        info = self.info
+        return not (info.kind == "image" and info.levels is not None and info.levels <= self.config.front_max_levels)
+
     def log_likelihood(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Exact log p(v) in nats: log p_base(f(v)) + log|det df/dv| (change of variables)."""
         if tuple(x.shape[1:]) != self.data_shape:
