@@ -32,5 +32,6 @@ class EvaluateConfig(StrictModel):
     ppl_epsilon: float = Field(defaults.PPL_EPSILON, gt=0.0)
     ppl_sampling: Literal["full", "end"] = defaults.PPL_SAMPLING
     nll_max_samples: int | None = Field(None, ge=1)  # cap on test samples for likelihood (None: all)
+    nll_dequant_samples: int = Field(defaults.NLL_DEQUANT_SAMPLES, ge=1)  # noise draws per image where the discrete NLL is estimated over dequantization
     throughput_samples: int = Field(defaults.THROUGHPUT_SAMPLES, ge=10)  # samples timed for samples_per_second
     batch_size: int = Field(defaults.BATCH_SIZE, ge=1)  # batch of model and extractor calls

@@ -116,6 +116,7 @@ def conditional_tables(counts: Tensor, parents: np.ndarray, n_states: int, ess: 
 class BayesNet(DirectFitModel):
     config_cls = BayesNetConfig
     likelihood_kind = "exact"
+    cell_constant = True
 
     def __init__(self, config: BayesNetConfig, info: DatasetInfo) -> None:
         super().__init__(config, info)

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import GenerativeModel
-from genmodels.models.core.dequantize import dequantize, quantize_back
+from genmodels.models.core.dequantize import dequantize, quantize_back, to_levels
 from genmodels.models.core.nets import mlp
 from genmodels.models.core.priors import GaussianMixturePrior
 from genmodels.models.core.registry import register_model
@@ -324,6 +324,13 @@ class Flow(GenerativeModel):
     def training_losses(self, x: Tensor, y: Tensor | None, generator: torch.Generator) -> Iterator[tuple[str, Tensor]]:
         v = dequantize(x, self.info.levels, generator)
         yield "model", -self.log_likelihood(v).mean() / self.dim  # NLL in nats per dimension
+
+    def decode_sample(self, z: Tensor, generator: torch.Generator) -> Tensor:
+        """``v = f^-1(z)`` at its level: a draw from the discrete model the NLL scores (images)."""
+        if self.info.levels is None:
+            return self.decode(z)
+        v, _ = self.flow.inverse(z.view(len(z), *self.data_shape))
+        return to_levels(v, self.info.levels)
 
     def decode(self, z: Tensor) -> Tensor:
         """Invert the flow on latents ``(n, latent_dim)``; images come back in [0, 1]."""

@@ -37,6 +37,7 @@ class IndependentConfig(StrictModel):
 class Independent(DirectFitModel):
     config_cls = IndependentConfig
     likelihood_kind = "exact"
+    cell_constant = True
 
     def __init__(self, config: IndependentConfig, info: DatasetInfo) -> None:
         super().__init__(config, info)

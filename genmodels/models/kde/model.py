@@ -38,7 +38,7 @@ from torch import Tensor
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
-from genmodels.models.core.dequantize import dequantize, quantize_back
+from genmodels.models.core.dequantize import dequantize, to_levels
 from genmodels.models.core.direct import DirectFitModel
 from genmodels.models.core.registry import register_model
 
@@ -142,6 +142,7 @@ def cv_scores(points: Tensor, bandwidths: Tensor, folds: list[tuple[np.ndarray, 
 class KDE(DirectFitModel):
     config_cls = KDEConfig
     likelihood_kind = "exact"
+    density_support = "real"
     resizable_buffers = ("support",)
 
     def __init__(self, config: KDEConfig, info: DatasetInfo) -> None:
@@ -240,4 +241,4 @@ class KDE(DirectFitModel):
         kept = (self.support[idx] + self.bandwidth * z[:, :d]) * self._scales()
         t = torch.cat([kept, z[:, d:] * self._residual_variances().sqrt()], dim=1)
         v = (self.mean + t @ self.basis.T).to(torch.float32).view(n, *self.data_shape)
-        return quantize_back(v, self.info.levels)
+        return to_levels(v, self.info.levels)

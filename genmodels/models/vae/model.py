@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import GenerativeModel
-from genmodels.models.core.dequantize import dequantize, quantize_back
+from genmodels.models.core.dequantize import dequantize, level_edges, log_normal_cell_mass, quantize_back, to_levels
 from genmodels.models.core.nets import ConvDecoder, ConvEncoder, mlp
 from genmodels.models.core.registry import register_model
 from genmodels.models.vae.priors import Components, LatentPrior, PriorSpec, attach_prior
@@ -47,6 +47,8 @@ class VAEConfig(StrictModel):
     iw_samples: int = Field(64, ge=1)  # k of the importance-weighted NLL bound at evaluation
     prior: Literal["standard", "mixture", "vamp"] = "vamp"  # N(0, I), a learned diagonal Gaussian mixture, or the VampPrior
     prior_components: int = Field(100, ge=1)  # K: mixture components, or VampPrior pseudo-inputs
+    # what sample() returns: a true draw of p(x|z) (at the data's levels for images) or the decoder mean E[x|z]
+    sample_output: Literal["draw", "mean"] = "draw"
 
 
 def gaussian_log_prob(x: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
@@ -128,23 +130,52 @@ class VAE(GenerativeModel):
         mean, _ = self.decoder_params(z)
         return quantize_back(mean, self.info.levels)
 
-    @torch.no_grad()
-    def log_likelihood(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        """Importance-weighted lower bound on log p(v) with k = ``iw_samples``."""
+    def decode_sample(self, z: Tensor, generator: torch.Generator) -> Tensor:
+        """A draw ``v ~ N(mu(z), sigma(z)^2)`` at its level (``sample_output: draw``) — the model
+        that the discrete NLL scores — or the decoder mean ``decode(z)`` (``mean``)."""
+        if self.config.sample_output == "mean":
+            return self.decode(z)
+        mean, log_std = self.decoder_params(z)
+        v = mean + log_std.exp() * torch.randn(mean.shape, generator=generator, device=mean.device)
+        return to_levels(v, self.info.levels)
+
+    def _iw_bound(self, enc_input: Tensor, log_px_z, generator: torch.Generator) -> Tensor:  # noqa: ANN001
+        """``log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | enc_input)``, ``z_i ~ q``, k = ``iw_samples``
+        (Burda et al. 2016): a lower bound on ``log p(x)`` in expectation, for any encoder input."""
         k = self.config.iw_samples
-        mu, log_std = self.encode(x)
+        mu, log_std = self.encode(enc_input)
         prior = self.latent_prior.components()  # once, not per chunk (None for N(0, I))
         chunks = []
         for start in range(0, k, 16):
             m = min(16, k - start)
             eps = torch.randn((m, *mu.shape), generator=generator, device=mu.device)
             z = mu + eps * log_std.exp()  # (m, n, latent)
-            flat = z.reshape(-1, mu.shape[1])
-            mean, dec_log_std = self.decoder_params(flat)
-            xs = x.unsqueeze(0).expand(m, *x.shape).reshape(-1, *x.shape[1:])
-            log_px_z = gaussian_log_prob(xs, mean, dec_log_std).view(m, -1)
+            mean, dec_log_std = self.decoder_params(z.reshape(-1, mu.shape[1]))
             log_pz = self.latent_prior.log_prob(z, prior)
             log_qz = (-0.5 * (eps**2 + LOG_2PI) - log_std).sum(-1)
-            chunks.append(log_px_z + log_pz - log_qz)
-        log_w = torch.cat(chunks, 0)
-        return torch.logsumexp(log_w, 0) - math.log(k)
+            chunks.append(log_px_z(mean, dec_log_std, m).view(m, -1) + log_pz - log_qz)
+        return torch.logsumexp(torch.cat(chunks, 0), 0) - math.log(k)
+
+    @torch.no_grad()
+    def log_likelihood(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        """Importance-weighted lower bound on the density ``log p(v)`` at dequantized ``v``."""
+
+        def log_px_z(mean: Tensor, log_std: Tensor, m: int) -> Tensor:
+            return gaussian_log_prob(x.unsqueeze(0).expand(m, *x.shape).reshape(-1, *x.shape[1:]), mean, log_std)
+
+        return self._iw_bound(x, log_px_z, generator)
+
+    @torch.no_grad()
+    def discrete_log_prob(self, x: Tensor, generator: torch.Generator, samples: int = 16) -> Tensor:
+        """Importance-weighted lower bound on ``log P(k)`` with the decoder integrated over each
+        level's cell: ``log P(k|z) = sum_d log[Phi((hi_d - mu_d)/s_d) - Phi((lo_d - mu_d)/s_d)]``
+        (edge cells take the tails); the encoder sees the cell centres."""
+        if self.info.levels is None:
+            return self.log_likelihood(x, generator)
+        lo, hi = (e.flatten(1) for e in level_edges(x, self.info.levels))
+
+        def log_px_z(mean: Tensor, log_std: Tensor, m: int) -> Tensor:
+            rep = lambda t: t.unsqueeze(0).expand(m, *t.shape).reshape(-1, t.shape[1])  # noqa: E731
+            return log_normal_cell_mass(rep(lo), rep(hi), mean.flatten(1), log_std.flatten(1)).sum(1)
+
+        return self._iw_bound(dequantize(x, self.info.levels, None), log_px_z, generator)
