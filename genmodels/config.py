@@ -55,6 +55,9 @@ class Params(StrictModel):
 
     experiment: str = "genmodels"  # MLflow experiment name
     seed: int = Field(0, ge=0)  # the root seed of every random choice
+    # training seeds compared across (mean and sd per headline metric); the first is the root
+    # seed, whose model is the main row; omitted: [seed], one model per name as before
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     models: dict[str, str] = Field(default_factory=lambda: {"vae": "vae"}, min_length=1)  # model name -> family, trained by the pipeline
     data: DataConfig = DataConfig()
     evaluator: EvaluatorConfig = EvaluatorConfig()
@@ -69,6 +72,31 @@ class Params(StrictModel):
         if isinstance(v, list):
             raise ValueError("a mapping of model name to family is needed, e.g. {vae: vae, gan: gan} (dvc.yaml tracks each model's family code)")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seeds_default_to_the_root_seed(cls, data: Any) -> Any:
+        """Omitted (or null) ``seeds``: the root seed alone."""
+        if isinstance(data, dict) and data.get("seeds") is None and isinstance(data.get("seed", 0), int):
+            return {**data, "seeds": [data.get("seed", 0)]}
+        return data
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, v: list[int]) -> list[int]:
+        negative = [s for s in v if s < 0]
+        if negative:
+            raise ValueError(f"must be non-negative integers, got {negative[0]}")
+        repeated = sorted({s for s in v if v.count(s) > 1})
+        if repeated:
+            raise ValueError(f"each seed once, {repeated[0]} is listed {v.count(repeated[0])} times")
+        return v
+
+    @model_validator(mode="after")
+    def _seeds_start_at_the_root_seed(self) -> "Params":
+        if self.seeds[0] != self.seed:
+            raise ConfigError(f"seeds: the first seed trains the main row and must be the root seed {self.seed} (e.g. seeds: [{self.seed}, {', '.join(str(s) for s in self.seeds if s != self.seed)}]), got {self.seeds}")
+        return self
 
     @model_validator(mode="after")
     def _check_model_sections(self) -> "Params":

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from genmodels.atomic import write_file, write_json
+from genmodels.config import Params
 from genmodels.data import read_samples
 from genmodels.device import resolve_device
 from genmodels.errors import DataError
+from genmodels.metrics.config import EvaluateConfig
 from genmodels.metrics.features import load_extractor
 from genmodels.metrics.reference import load_reference, real_features
-from genmodels.metrics.suite import evaluate
+from genmodels.metrics.seeds import MEAN_SUFFIX, SD_SUFFIX, across_seeds, headline_keys
+from genmodels.metrics.suite import MetricReport, evaluate
+from genmodels.models.core.base import GenerativeModel
 from genmodels.training.checkpoint import load_model
 from pipelines import paths
 from pipelines.common import load_info, log, params, stable_hash
+from pipelines.sample import draw
+from pipelines.variants import load_variant, seed_variants
 
 
 def dvc_lock_tags(root: Path, name: str) -> dict[str, str]:
@@ -38,6 +45,29 @@ def save_resamples(path: Path, arrays: dict) -> None:
     write_file(path, lambda tmp: np.savez(tmp, **arrays))
 
 
+def read_history(model_dir: Path) -> list[dict]:
+    return json.loads((model_dir / paths.HISTORY_FILE).read_text())
+
+
+def across_seeds_of(root: Path, p: Params, name: str, first: dict[str, float | None], score: Callable[..., MetricReport]) -> dict:
+    """Every extra seed's model scored like the first (its samples drawn as sample@<m> would
+    under ``seed: s``; no bootstrap, the seeds' spread is the point), then mean and sd per
+    headline metric (:func:`genmodels.metrics.seeds.across_seeds`); ``{}`` for one seed."""
+    if len(p.seeds) < 2:
+        return {}
+    cfg = p.evaluate.model_copy(update={"bootstrap": 0, "holdout_class": None})
+    device = resolve_device(p.scaling.use_gpu)
+    model_dir = root / paths.model_dir(name)
+    per_seed = {p.seeds[0]: first}
+    for v in seed_variants(p):
+        model = load_variant(model_dir, v.folder, device)
+        if model is None:
+            raise DataError(f"{model_dir / v.folder}: no model for {v.label} (run train@{name} with seeds: {p.seeds})")
+        log(f"evaluate {name}: {v.label}")
+        per_seed[v.seed] = score(draw(model, p.sample, v.seed), model, read_history(model_dir / v.folder), cfg).metrics
+    return across_seeds(per_seed, headline_keys())
+
+
 def run(root: Path, name: str, params_file: str | None = None) -> dict:
     from genmodels.tracking.mlflow_adapter import model_run
 
@@ -52,14 +82,22 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
     if fake.shape != tuple(info.shape):
         raise DataError(f"{paths.samples_file(name)}: sample shape {list(fake.shape)} != dataset shape {list(info.shape)}")
     test, train = read_samples(root / paths.TEST), read_samples(root / paths.TRAIN)
-    history = json.loads((model_dir / paths.HISTORY_FILE).read_text())
-    report, _ = evaluate(real_features(ref), fake.x, extractor, info, p.evaluate, p.seed, real_labels=ref.get("labels"),
-                         model=model, test_x=test.x, history=history, train_x=train.x, train_features=ref.get("train_features"))  # fmt: skip
+    holdout = load_variant(model_dir, paths.HOLDOUT_SUBDIR, device) if p.evaluate.holdout_class is not None else None
+
+    def score(x: np.ndarray, m: GenerativeModel, history: list[dict], cfg: EvaluateConfig, holdout_model: GenerativeModel | None = None) -> MetricReport:
+        return evaluate(real_features(ref), x, extractor, info, cfg, p.seed, real_labels=ref.get("labels"), model=m, test_x=test.x,
+                        test_y=test.y, history=history, train_x=train.x, train_features=ref.get("train_features"), holdout_model=holdout_model)[0]  # fmt: skip
+
+    report = score(fake.x, model, read_history(model_dir), p.evaluate, holdout)
     result = report.as_json()
+    seeds = across_seeds_of(root, p, name, report.metrics, score)
+    if seeds:
+        notes = {**result.pop("notes"), **seeds.pop("notes")}
+        result = {**result, **seeds, "notes": notes}
     write_json(root / paths.metrics_file(name), result)
     save_resamples(root / paths.resamples_file(name), report.arrays)
     with model_run(root, p.experiment, name, model_dir / "mlflow.json", new=False) as mlrun:
-        mlrun.log_metrics({**report.metrics, **report.extra})
+        mlrun.log_metrics({**report.metrics, **report.extra, **{k: v for k, v in seeds.items() if k.endswith((MEAN_SUFFIX, SD_SUFFIX))}})
         mlrun.set_tags(dvc_lock_tags(root, name))
         mlrun.log_artifact(root / paths.metrics_file(name), "metrics")
         if (root / paths.samples_png(name)).is_file():

@@ -33,6 +33,14 @@ def model_dir(name: str) -> Path:
     return Path("models") / name
 
 
+HOLDOUT_SUBDIR = Path("holdout")  # models/<model>/holdout/: the copy trained without evaluate.holdout_class
+
+
+def seed_subdir(seed: int) -> Path:
+    """models/<model>/seeds/<seed>/: the model trained under an extra seed of ``seeds``."""
+    return Path("seeds") / str(seed)
+
+
 def samples_file(name: str) -> Path:
     return Path("samples") / f"{name}.parquet"
 

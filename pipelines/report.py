@@ -15,8 +15,10 @@ import numpy as np
 
 from genmodels.atomic import write_text
 from genmodels.errors import DataError
+from genmodels.metrics.builtin.diagnostics import HOLDOUT_KEY
 from genmodels.metrics.registry import key_specs
 from genmodels.metrics.resampling import paired_probability
+from genmodels.metrics.seeds import MEAN_SUFFIX, PER_SEED, SD_SUFFIX, headline_keys
 from pipelines import paths
 from pipelines.common import log, params
 
@@ -41,19 +43,43 @@ def rows(root: Path, models: dict[str, str], columns: list[str]) -> list[dict]:
             stage = "reference" if family == REFERENCE_FAMILY else f"evaluate@{name}"
             raise DataError(f"metrics file not found: {path} (run {stage})")
         m = json.loads(path.read_text())
-        out.append({"model": name, "family": family, **{k: m.get(k) for k in columns}})
+        out.append({"model": name, "family": family, **{k: m.get(k) for k in columns}, **seed_fields(m), "notes": m.get("notes", {})})
     return out
 
 
+def seed_fields(m: dict) -> dict:
+    """A metrics file's seed count and mean and sd across seeds per headline metric ({} for one seed)."""
+    if PER_SEED not in m:
+        return {}
+    return {"seeds": len(m[PER_SEED]), **{k: v for k, v in m.items() if k.endswith((MEAN_SUFFIX, SD_SUFFIX))}}
+
+
+def nll_kind(row: dict) -> str:
+    """exact, bound or estimate: the first word of the likelihood's note ("" without one)."""
+    return str(row.get("notes", {}).get("nll_bits_per_dim", "")).split(" ")[0] if row.get("nll_bits_per_dim") is not None else ""
+
+
 def cell(row: dict, key: str) -> str:
-    """The value, with its bootstrap interval when the row has one: ``0.41 [0.33, 0.52]``."""
+    """The value, with its bootstrap interval when the row has one: ``0.41 [0.33, 0.52]``; a
+    likelihood also shows its kind and any two-sided bound: ``2.31 (estimate, 2.29–2.33)``."""
     lo, hi = row.get(f"{key}_ci_low"), row.get(f"{key}_ci_high")
-    return fmt(row[key]) + (f" [{fmt(lo)}, {fmt(hi)}]" if row[key] is not None and lo is not None and hi is not None else "")
+    mean, sd = row.get(key + MEAN_SUFFIX), row.get(key + SD_SUFFIX)
+    if mean is not None and sd is not None:  # several training seeds: their mean ± sd
+        text = f"{fmt(mean)} ± {fmt(sd)}"
+    else:
+        text = fmt(row[key]) + (f" [{fmt(lo)}, {fmt(hi)}]" if row[key] is not None and lo is not None and hi is not None else "")
+    if key == "nll_bits_per_dim" and row[key] is not None:
+        kind = nll_kind(row)
+        low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+        tag = {"exact": "exact", "bound": "upper bound", "estimate": "estimate"}.get(kind, kind)
+        text += f" ({tag}, {fmt(low)}–{fmt(high)})" if low is not None and high is not None else f" ({tag})"
+    return text
 
 
-def markdown(table: list[dict], keys: list[str], sentence: str = "") -> str:
+def markdown(table: list[dict], keys: list[str], sentence: str = "", also: tuple[str, ...] = ()) -> str:
+    """The markdown leaderboard: the registry's column keys and the keys in ``also``."""
     specs = key_specs()
-    columns = [k for k in keys if specs[k].column]
+    columns = [k for k in keys if specs[k].column or k in also]
     lower = [k for k in columns if specs[k].better == "lower"]
     higher = [k for k in columns if specs[k].better == "higher"]
     group = f"{RANKED_BY}_group"
@@ -66,6 +92,13 @@ def markdown(table: list[dict], keys: list[str], sentence: str = "") -> str:
               "[a, b] = 95 % bootstrap interval. — = undefined for the family (see metrics/<model>.json notes). "
               "Reference rows: ref-holdout = held-out real images (the noise floor), ref-train-copy = training images "
               "(what pure copying scores; see ct_stat, nn_train_share, train_copies).")  # fmt: skip
+    counts = sorted({r["seeds"] for r in table if "seeds" in r})
+    if counts:
+        md += ["", (f"a ± b = mean ± sd over {'/'.join(map(str, counts))} training seeds (`seeds:`; each seed's value in "
+                    "metrics/<model>.json); such a row's intervals, fid_group and plain CSV columns are its first seed's.")]  # fmt: skip
+    if HOLDOUT_KEY in columns:
+        md += ["", (f"{HOLDOUT_KEY}: the held-out class's test images against the others', scored by a copy of the model "
+                    "trained without that class (evaluate.holdout_class); not part of anomaly_auroc.")]  # fmt: skip
     return "\n".join(md) + "\n"
 
 
@@ -114,16 +147,18 @@ def run(root: Path, params_file: str | None = None) -> list[dict]:
     p = params(root, params_file)
     columns = list(key_specs())
     table = rows(root, p.models, columns)
+    seed_columns = [k for k in ("seeds", *(k + s for k in headline_keys() for s in (MEAN_SUFFIX, SD_SUFFIX))) if any(k in r for r in table)]
     models = [r for r in table if r["family"] != REFERENCE_FAMILY]  # same sample count; FID's small-sample bias differs for the reference rows
     groups, sentence = significance(models, load_resamples(root, models, RANKED_BY), RANKED_BY)
     for r in table:
         r[f"{RANKED_BY}_group"] = groups.get(r["model"])
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["model", "family", f"{RANKED_BY}_group", *columns], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=["model", "family", f"{RANKED_BY}_group", *columns, "nll_kind", *seed_columns], lineterminator="\n")
     writer.writeheader()
     for r in table:
-        writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+        writer.writerow({**{k: ("" if v is None else v) for k, v in r.items() if k != "notes"}, "nll_kind": nll_kind(r)})
     write_text(root / paths.LEADERBOARD_CSV, buf.getvalue())
-    write_text(root / paths.LEADERBOARD_MD, markdown(table, columns, sentence))
+    also = (HOLDOUT_KEY,) if p.evaluate.holdout_class is not None else ()
+    write_text(root / paths.LEADERBOARD_MD, markdown(table, columns, sentence, also))
     log(f"report: {len(table)} model(s) -> {paths.LEADERBOARD_MD}")
     return table

@@ -20,8 +20,10 @@ from genmodels.training import checkpoint as ckpt
 from genmodels.training.config import ScalingConfig
 from genmodels.training.local import train_local
 from genmodels.training.loop import TrainJob
+from genmodels.training.selection import VAL_KEY, best_so_far
 from pipelines import paths
 from pipelines.common import load_card, load_info, log, params, stable_hash, storage_path
+from pipelines.variants import drop_class, train_variants
 
 
 def resolve_backend(scaling: ScalingConfig) -> str:
@@ -33,14 +35,42 @@ def resolve_backend(scaling: ScalingConfig) -> str:
 
 
 def build_job(root: Path, p: Params, name: str) -> TrainJob:
-    """The training job of model ``name`` on the prepared data."""
-    spec = p.spec(name)
-    return TrainJob(name=name, family=spec.family, model_config=spec.config, fit=spec.fit, info=load_info(root), seed=p.seed)
+    """The training job of model ``name`` on the prepared data (with the validation split)."""
+    spec, info = p.spec(name), load_info(root)
+    val = read_samples(root / paths.VAL).x
+    return TrainJob(name=name, family=spec.family, model_config=spec.config, fit=spec.fit, info=info, seed=p.seed, val=val)
 
 
-def fit(root: Path, p: Params, job: TrainJob, run_name: str, backend: str) -> Path:
-    """Train on the chosen backend; returns the folder of the final checkpoint."""
-    train = read_samples(root / paths.TRAIN)
+def summarize(history: list[dict[str, float]], wall: float) -> dict[str, float]:
+    """The run's summary metrics: time, epochs run, and the selected epoch where one was validated."""
+    summary = {"train_seconds": history[-1]["train_seconds"], "train_wall_seconds": wall, "epochs": len(history)}
+    best = best_so_far(history)
+    if best is not None:
+        summary |= {"best_epoch": best.epoch, f"best_{VAL_KEY}": best.value}
+    return summary
+
+
+def checkpoint_run(root: Path, job: TrainJob, tag: str = "") -> str:
+    """The checkpoint run's name: ``<model>[-<tag>]-<hash of everything that shapes training>``."""
+    digest = stable_hash([*job.fingerprint(), load_card(root)["sha256"], *([tag] if tag else [])])[:12]
+    return "-".join([job.name, *([tag] if tag else []), digest])
+
+
+def export_checkpoint(final: Path, dest: Path, backend: str) -> list[dict[str, float]]:
+    """Copy the final checkpoint's weights and config to ``dest`` with the history; returns it."""
+    history = ckpt.read_trainer_state(final)["history"]
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in (ckpt.MODEL_FILE, ckpt.CONFIG_FILE):
+        shutil.copy2(final / f, dest / f)
+    write_json(dest / paths.HISTORY_FILE, history)
+    if backend == "ray":  # Ray Train's run folders are not resume state once exported
+        shutil.rmtree(final, ignore_errors=True)
+    return history
+
+
+def fit(root: Path, p: Params, job: TrainJob, run_name: str, backend: str, exclude_class: int | None = None) -> Path:
+    """Train on the chosen backend (on the training split without ``exclude_class``); returns the final checkpoint's folder."""
+    train = drop_class(read_samples(root / paths.TRAIN), exclude_class)
     storage = storage_path(root, p.scaling.storage_path)
     if backend == "ray":
         from genmodels.training.ray_adapter import train_ray
@@ -56,7 +86,7 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
 
     p = params(root, params_file)
     job = build_job(root, p, name)
-    run_name = f"{name}-{stable_hash([*job.fingerprint(), load_card(root)['sha256']])[:12]}"
+    run_name = checkpoint_run(root, job)
     backend = resolve_backend(p.scaling)
     log(f"train {name}: family={job.family} backend={backend} workers={p.scaling.num_workers} run={run_name}")
     out_dir = root / paths.model_dir(name)
@@ -67,17 +97,14 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
         t0 = time.perf_counter()
         final = fit(root, p, job, run_name, backend)
         wall = time.perf_counter() - t0
-        history = ckpt.read_trainer_state(final)["history"]
         with staged_dir(out_dir) as tmp:
-            for f in (ckpt.MODEL_FILE, ckpt.CONFIG_FILE):
-                shutil.copy2(final / f, tmp / f)
-            write_json(tmp / paths.HISTORY_FILE, history)
+            history = export_checkpoint(final, tmp, backend)
             write_run_file(tmp / "mlflow.json", mlrun)
-        if backend == "ray":
-            shutil.rmtree(final, ignore_errors=True)
+            extras = train_variants(root, p, job, backend, tmp)  # seeds: and evaluate.holdout_class
         mlrun.log_history(history)
-        summary = {"train_seconds": history[-1]["train_seconds"], "train_wall_seconds": wall, "epochs": len(history)}
-        mlrun.log_metrics(summary)
+        summary = summarize(history, wall)
+        mlrun.log_metrics({**summary, **extras})
         mlrun.log_artifact(out_dir, "checkpoint")
-    log(f"train {name}: {len(history)} epochs, {summary['train_seconds']:.1f}s training, {wall:.1f}s wall")
+    kept = f", kept epoch {summary['best_epoch']} (val NLL {summary[f'best_{VAL_KEY}']:.4f} bits/dim)" if "best_epoch" in summary else ""
+    log(f"train {name}: {len(history)} epochs{kept}, {summary['train_seconds']:.1f}s training, {wall:.1f}s wall")
     return summary

@@ -27,6 +27,14 @@ from genmodels.errors import ConfigError
         ({"scaling": {"backend": "spark"}}, "scaling.backend: Input should be 'auto', 'ray' or 'local'"),
         ({"vae": {"model": {"arch": "mlp", "beta": 0}}}, "vae.model.beta: Input should be greater than 0"),
         ({"evaluate": {"kid_subsets": 1.5}}, "evaluate.kid_subsets: Input should be a valid integer"),
+        ({"seeds": [0, 1, 1]}, "seeds: each seed once, 1 is listed 2 times"),
+        ({"seeds": [0, -2]}, "seeds: must be non-negative integers, got -2"),
+        ({"seeds": [1, 2]}, "seeds: the first seed trains the main row and must be the root seed 0 (e.g. seeds: [0, 1, 2])"),
+        ({"seeds": []}, "seeds: List should have at least 1 item"),
+        ({"seeds": [0, 0.5]}, "seeds.1: Input should be a valid integer"),
+        ({"seeds": 3}, "seeds: Input should be a valid list"),
+        ({"evaluate": {"holdout_class": -1}}, "evaluate.holdout_class: Input should be greater than or equal to 0"),
+        ({"evaluate": {"holdout_class": "zero"}}, "evaluate.holdout_class: Input should be a valid integer"),
     ],
 )
 def test_bad_params_name_the_key(raw: dict, message: str) -> None:
@@ -46,6 +54,14 @@ def test_defaults_and_variants() -> None:
     assert p.seed == 0 and p.data.name == "digits"
     with pytest.raises(ConfigError, match="'gan' is not listed"):
         p.spec("gan")
+
+
+def test_seeds_default_to_the_root_seed_and_holdout_class_to_off() -> None:
+    assert validate(Params, {}).seeds == [0]
+    assert validate(Params, {"seed": 4}).seeds == [4] and validate(Params, {"seed": 4, "seeds": None}).seeds == [4]
+    assert validate(Params, {"seed": 4, "seeds": [4, 0, 9]}).seeds == [4, 0, 9]
+    assert validate(Params, {}).evaluate.holdout_class is None
+    assert validate(Params, {"evaluate": {"holdout_class": 3}}).evaluate.holdout_class == 3
 
 
 def test_load_params_file_errors(tmp_path) -> None:

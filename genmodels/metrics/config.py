@@ -34,4 +34,7 @@ class EvaluateConfig(StrictModel):
     nll_max_samples: int | None = Field(None, ge=1)  # cap on test samples for likelihood (None: all)
     nll_dequant_samples: int = Field(defaults.NLL_DEQUANT_SAMPLES, ge=1)  # noise draws per image where the discrete NLL is estimated over dequantization
     throughput_samples: int = Field(defaults.THROUGHPUT_SAMPLES, ge=10)  # samples timed for samples_per_second
+    # a class of the dataset: train@<m> also trains a copy without it (models/<m>/holdout/) and
+    # anomaly_auroc_holdout_class scores that class's test images against the others (null: off)
+    holdout_class: int | None = Field(None, ge=0)
     batch_size: int = Field(defaults.BATCH_SIZE, ge=1)  # batch of model and extractor calls

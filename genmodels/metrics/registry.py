@@ -71,6 +71,8 @@ class EvalInputs:
     real_labels: np.ndarray | None = None
     model: Any = None  # genmodels.models.core.base.GenerativeModel
     test_x: np.ndarray | None = None  # real test data in data space (likelihood, OOD)
+    test_y: np.ndarray | None = None  # its class labels, where the dataset has them (held-out-class OOD)
+    holdout_model: Any = None  # the model retrained without class ``cfg.holdout_class`` (None: not trained)
     history: list[dict[str, float]] | None = None  # the model's per-epoch training history
     train_x: np.ndarray | None = None  # the training split in data space (memorisation audit)
     train_features: np.ndarray | None = None  # its extractor features

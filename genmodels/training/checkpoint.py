@@ -1,7 +1,8 @@
 """State-dict checkpoints: a folder with ``model.pt`` (tensors only) and ``config.json``.
 
 Everything loads with ``torch.load(weights_only=True)``; nothing pickles a module.
-Trainer state (optimizers, epoch, history) goes to ``trainer.pt`` beside them for resume.
+Trainer state (optimizers, epoch, history) goes to ``trainer.pt`` beside them for resume,
+and the weights of the best validated epoch so far (``fit.select: best_val``) to ``best.pt``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from genmodels.errors import DataError
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.registry import build_model
 
-MODEL_FILE, CONFIG_FILE, TRAINER_FILE = "model.pt", "config.json", "trainer.pt"
+MODEL_FILE, CONFIG_FILE, TRAINER_FILE, BEST_FILE = "model.pt", "config.json", "trainer.pt", "best.pt"
 
 
 def write_model(path: Path, model: GenerativeModel, family: str, extra: dict[str, Any] | None = None) -> None:
@@ -76,3 +77,12 @@ def read_trainer_state(path: Path) -> dict[str, Any]:
     return state
 
 
+def write_best(path: Path, state: dict[str, torch.Tensor]) -> None:
+    """Write the best validated epoch's weights (a state dict) to ``best.pt``."""
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, path / BEST_FILE)
+
+
+def read_best(path: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor] | None:
+    """The state dict in ``best.pt``, or None when the run had not validated yet."""
+    best = path / BEST_FILE
+    return torch.load(best, map_location=device, weights_only=True) if best.is_file() else None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from genmodels.configbase import StrictModel
+
+#: Which epoch's weights the final checkpoint holds (see ``FitConfig.select``).
+Select = Literal["auto", "last", "best_val"]
 
 
 class FitConfig(StrictModel):
@@ -18,6 +21,21 @@ class FitConfig(StrictModel):
     weight_decay: float = Field(0.0, ge=0.0)  # decoupled (AdamW) weight decay
     grad_clip: float | None = Field(None, gt=0.0)  # max global grad norm per group (None: off)
     schedule: Literal["constant", "cosine"] = "cosine"  # learning-rate schedule over the epochs
+    # model selection on the validation split (early stopping): "best_val" keeps the weights of
+    # the validated epoch with the lowest validation NLL (bits/dim); "last" the last epoch's;
+    # "auto" is best_val for families with an exact or bounded likelihood (flow, VAE) when the
+    # validation split is given, last otherwise (GAN, RBM's AIS estimate, closed-form fits).
+    # best_val on a family without a likelihood, or fitted in closed form, is an error.
+    select: Select = "auto"
+    val_every: int = Field(1, ge=1)  # epochs between validations (the last epoch is always validated)
+    patience: int | None = Field(None, ge=1)  # stop after this many validations without improvement (None: run every epoch)
+    val_samples: int = Field(1, ge=1)  # dequantization draws per image of the validation NLL (importance sampling; 1: the dequantized bound)
+
+    @model_validator(mode="after")
+    def _patience_needs_validation(self) -> FitConfig:
+        if self.patience is not None and self.select == "last":
+            raise ValueError("patience needs validation: set select to best_val or auto, or drop patience")
+        return self
 
 
 class ScalingConfig(StrictModel):

@@ -9,12 +9,13 @@ that step several optimizers per batch (GANs) where DDP's forward hook does not 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from genmodels.errors import GenmodelsError
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.registry import build_model
 from genmodels.training import checkpoint as ckpt
+from genmodels.training import selection
 from genmodels.training.config import FitConfig
 
 
@@ -36,7 +38,8 @@ class TrainingDiverged(GenmodelsError):
 
 @dataclass(frozen=True)
 class TrainJob:
-    """Everything a worker needs to train one model: validated configs, picklable for Ray."""
+    """Everything a worker needs to train one model: validated configs and the validation
+    split (data-space ``x``, what ``fit.select`` chooses the kept epoch on), picklable for Ray."""
 
     name: str  # the model's name in params.yaml
     family: str  # its registered family
@@ -44,9 +47,21 @@ class TrainJob:
     fit: FitConfig
     info: DatasetInfo
     seed: int
+    val: np.ndarray | None = field(default=None, compare=False, repr=False)  # validation images/points, (n, *shape)
+
+    def __post_init__(self) -> None:
+        self.select  # noqa: B018  (an impossible selection fails here, on the driver, in one line)
+
+    @property
+    def select(self) -> Literal["last", "best_val"]:
+        """``fit.select`` resolved for this family and data: ``last`` or ``best_val``."""
+        return selection.resolve_select(self.name, self.family, self.fit, self.val is not None)
 
     @classmethod
-    def create(cls, name: str, family: str, model_config: dict[str, Any] | StrictModel, fit: dict[str, Any] | FitConfig, info: DatasetInfo, seed: int) -> "TrainJob":
+    def create(
+        cls, name: str, family: str, model_config: dict[str, Any] | StrictModel, fit: dict[str, Any] | FitConfig,
+        info: DatasetInfo, seed: int, val: np.ndarray | None = None,
+    ) -> "TrainJob":  # fmt: skip
         """Build a job from mappings or config objects (mappings are validated by the family's config class)."""
         from genmodels.configbase import validate
         from genmodels.models.core.registry import model_class
@@ -54,23 +69,25 @@ class TrainJob:
         config_cls = model_class(family).config_cls
         model = model_config if isinstance(model_config, config_cls) else validate(config_cls, model_config, f"{name}.model")
         fit = fit if isinstance(fit, FitConfig) else validate(FitConfig, fit, f"{name}.fit")
-        return cls(name=name, family=family, model_config=model, fit=fit, info=info, seed=seed)
+        return cls(name=name, family=family, model_config=model, fit=fit, info=info, seed=seed, val=val)
 
     def fingerprint(self) -> list[Any]:
         """JSON-able identity of the training run (everything that shapes the weights)."""
-        return [self.family, self.model_config.model_dump(mode="json"), self.fit.model_dump(mode="json"), self.seed, self.info.to_json()]
+        val = None if self.val is None else hashlib.sha256(np.ascontiguousarray(self.val, dtype=np.float32).tobytes()).hexdigest()
+        return [self.family, self.model_config.model_dump(mode="json"), self.fit.model_dump(mode="json"), self.seed, self.info.to_json(), val]
 
 
 @dataclass
 class Restored:
     model_state: dict[str, torch.Tensor]
     trainer_state: dict[str, Any]
+    best_state: dict[str, torch.Tensor] | None = None  # weights of the best validated epoch (select=best_val)
 
 
 def restore_dir(path: Path, device: torch.device) -> Restored:
-    """Read a checkpoint folder written by the loop (model + trainer state)."""
+    """Read a checkpoint folder written by the loop (model, trainer state, best weights)."""
     state = torch.load(path / ckpt.MODEL_FILE, map_location=device, weights_only=True)
-    return Restored(model_state=state, trainer_state=ckpt.read_trainer_state(path))
+    return Restored(model_state=state, trainer_state=ckpt.read_trainer_state(path), best_state=ckpt.read_best(path, device))
 
 
 class WorkerContext(Protocol):
@@ -128,11 +145,14 @@ class _State:
     schedulers: dict[str, Any]
     history: list[dict[str, float]]
     start_epoch: int
+    best_state: dict[str, torch.Tensor] | None = None  # a copy of the best validated epoch's weights
 
     def writer(self, job: TrainJob, epoch: int) -> Callable[[Path], None]:
         def write(path: Path) -> None:
             ckpt.write_model(path, self.model, job.family, {"name": job.name})
             ckpt.write_trainer_state(path, self.optimizers, self.schedulers, epoch, self.history)
+            if self.best_state is not None:
+                ckpt.write_best(path, self.best_state)
 
         return write
 
@@ -152,6 +172,7 @@ def _build_state(job: TrainJob, ctx: WorkerContext) -> _State:
             s.load_state_dict(restored.trainer_state["schedulers"][k])
         state.start_epoch = restored.trainer_state["epoch"] + 1
         state.history = restored.trainer_state["history"]
+        state.best_state = restored.best_state
     if ctx.world_size > 1:
         for t in model.state_dict().values():
             dist.broadcast(t, src=0)
@@ -209,22 +230,47 @@ def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tenso
     return losses
 
 
+def _validate(job: TrainJob, state: _State, epoch: int, xv: Tensor, ctx: WorkerContext) -> dict[str, float]:
+    """The validation NLL of ``epoch`` (where due); keeps a copy of the weights when it is the best so far."""
+    if not selection.validates(epoch, job.fit):
+        return {}
+    t0 = time.perf_counter()
+    gen = selection.val_generator(job.seed, ctx.rank, ctx.device)
+    value = selection.validation_nll(state.model, xv, gen, job.fit.val_samples, ctx.rank, ctx.world_size)
+    best = selection.best_so_far([*state.history, {"epoch": float(epoch), selection.VAL_KEY: value}])
+    if best is not None and best.epoch == epoch:
+        state.best_state = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+    return {selection.VAL_KEY: value, "val_seconds": time.perf_counter() - t0}
+
+
 def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: WorkerContext) -> list[dict[str, float]]:
-    """Train ``job`` on ``(x, y)``; returns the per-epoch history (every rank)."""
+    """Train ``job`` on ``(x, y)``; returns the per-epoch history (every rank).
+
+    With ``select`` best_val the run validates (see :mod:`genmodels.training.selection`),
+    may stop early, and its final checkpoint holds the best validated epoch's weights.
+    """
     state = _build_state(job, ctx)
     xt = torch.from_numpy(np.array(x, dtype=np.float32))  # a writable copy (Ray hands out read-only arrays)
     yt = None if y is None else torch.from_numpy(np.array(y, dtype=np.int64))
     if state.model.direct_fit:
         _fit_direct(job, state, xt, yt, ctx)
         return state.history
+    best_val = job.select == "best_val"
+    xv = torch.from_numpy(np.array(job.val, dtype=np.float32)) if best_val else None
     train_seconds = state.history[-1]["train_seconds"] if state.history else 0.0
     for epoch in range(state.start_epoch, job.fit.epochs):
+        if best_val and selection.stops(state.history, job.fit):
+            break  # resumed after an early stop: the final checkpoint is already written
         t0 = time.perf_counter()
         losses = _train_epoch(job, state, epoch, xt, yt, ctx)
         elapsed = time.perf_counter() - t0
         train_seconds += elapsed
         row = {"epoch": float(epoch), **losses, "epoch_seconds": elapsed, "train_seconds": train_seconds}
+        if xv is not None:
+            row.update(_validate(job, state, epoch, xv, ctx))
         state.history.append(row)
+        if best_val and (epoch == job.fit.epochs - 1 or selection.stops(state.history, job.fit)):
+            state.model.load_state_dict(state.best_state)  # the final checkpoint holds the selected weights
         ctx.save(row, state.writer(job, epoch))
     return state.history
 
@@ -233,5 +279,7 @@ def describe(row: dict[str, float]) -> str:
     """One progress line for an epoch's history row."""
     parts = [f"epoch {int(row['epoch'])}"]
     parts += [f"{k}={v:.4f}" for k, v in row.items() if k.startswith("loss/") and math.isfinite(v)]
+    if selection.VAL_KEY in row:
+        parts.append(f"val_nll={row[selection.VAL_KEY]:.4f}")
     parts.append(f"{row['epoch_seconds']:.2f}s")
     return " ".join(parts)

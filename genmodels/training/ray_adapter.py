@@ -54,8 +54,7 @@ class RayContext:
 def _worker_entry(config: dict[str, Any]) -> None:
     import ray
 
-    job: TrainJob = config["job"]
-    x, y = ray.get(config["data"])
+    job, x, y = ray.get(config["data"])  # the job carries the validation split
     train_worker(job, x, y, RayContext())
 
 
@@ -84,16 +83,17 @@ def train_ray(
     use_gpu: bool,
     cpus_per_worker: float,
 ) -> Path:
-    """Fit with ``TorchTrainer``; returns a local folder holding the final checkpoint."""
+    """Fit with ``TorchTrainer``; returns a local folder holding the final checkpoint (the
+    selected epoch's weights under ``fit.select: best_val``: the last one reported)."""
     import ray
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
     ensure_ray()
-    data_ref = ray.put((x, y))
+    data_ref = ray.put((job, x, y))
     trainer = TorchTrainer(
         _worker_entry,
-        train_loop_config={"job": job, "data": data_ref},
+        train_loop_config={"data": data_ref},
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ScalingConfig(
             num_workers=num_workers,

@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from genmodels.metrics.registry import MetricKey, metric_keys, register_metric, unregister_metric
+from genmodels.metrics.seeds import headline_keys
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -21,13 +22,14 @@ TINY = {
     "experiment": "tiny",
     "seed": 0,
     "data": {"name": "digits", "limit": 400},
-    "evaluator": {"epochs": 3},
+    "evaluator": {"epochs": 10},  # features good enough for C_T on the 38 held-out images
     "scaling": {"backend": "local"},
     "models": {"vae": "vae", "gmm": "gmm"},
     "vae": {"model": {"hidden": [64], "latent_dim": 4, "iw_samples": 4}, "fit": {"epochs": 3, "batch_size": 64}},
     "gmm": {"model": {"n_components": 3}},
     "sample": {"n": 300},
-    "evaluate": {"ppl_samples": 100, "kid_subsets": 10, "throughput_samples": 100},
+    "evaluate": {"ppl_samples": 100, "kid_subsets": 10, "throughput_samples": 100, "holdout_class": 3},
+    "seeds": [0, 1],
 }
 
 
@@ -85,6 +87,34 @@ def test_outputs_follow_the_contract(project: Path) -> None:
     assert [line.split(",")[:2] for line in lines[3:]] == [["ref-holdout", "(reference)"], ["ref-train-copy", "(reference)"]]
     md = (project / "reports/leaderboard.md").read_text()
     assert "| vae | vae |" in md and "| ref-train-copy | (reference) |" in md and "fid groups (paired bootstrap" in md
+
+
+def test_seeds_and_the_held_out_class_reach_the_metrics_the_leaderboard_and_mlflow(project: Path) -> None:
+    import statistics
+
+    from mlflow.tracking import MlflowClient
+
+    for name in ("vae", "gmm"):
+        folder = project / "models" / name
+        assert (folder / "seeds/1/model.pt").is_file() and (folder / "holdout/model.pt").is_file() and not (folder / "seeds/0").exists()
+    m = json.loads((project / "metrics/gmm.json").read_text())
+    assert list(m["seeds"]) == ["0", "1"] and m["seeds"]["0"]["fid"] == m["fid"]  # the main row is the first seed's
+    stats = [k for k in headline_keys() if m.get(f"{k}_seed_mean") is not None]
+    assert {"fid", "kid", "precision", "nll_bits_per_dim", "anomaly_auroc"} <= set(stats)
+    for key in stats:
+        values = [m["seeds"][s][key] for s in ("0", "1")]
+        assert m[f"{key}_seed_mean"] == pytest.approx(statistics.mean(values)) and m[f"{key}_seed_sd"] == pytest.approx(statistics.stdev(values))
+    assert m["fid_seed_sd"] > 0 and m["seeds"]["1"]["fid"] != m["fid"]
+    assert 0.0 <= m["anomaly_auroc_holdout_class"] <= 1.0 and "anomaly_auroc_holdout_class" not in m["notes"]
+    md = (project / "reports/leaderboard.md").read_text()
+    header = md.splitlines()[0].split(" | ")
+    gmm = next(line for line in md.splitlines() if line.startswith("| gmm |")).split(" | ")
+    assert " ± " in gmm[header.index("fid")] and gmm[header.index("anomaly_auroc_holdout_class")] != "—"
+    assert "mean ± sd over 2 training seeds" in md
+    assert (project / "reports/leaderboard.csv").read_text().splitlines()[0].split(",")[-2:] == ["anomaly_auroc_seed_mean", "anomaly_auroc_seed_sd"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("tiny").experiment_id], filter_string="attributes.run_name = 'gmm'")
+    assert run.data.metrics["fid_seed_mean"] == pytest.approx(m["fid_seed_mean"]) and "anomaly_auroc_holdout_class" in run.data.metrics
 
 
 def test_the_training_copy_stands_out_on_the_memorisation_columns(project: Path) -> None:

@@ -31,10 +31,13 @@ def batch(info: DatasetInfo, n: int = 64) -> torch.Tensor:
     return torch.randn((n, *info.shape), generator=g)
 
 
+CHEAP = {"rbm": {"burn_in": 200, "ais_betas": 500, "raise_betas": 300}}  # short chains: the contract, not the defaults' accuracy
+
+
 def ready(family: str, info: DatasetInfo) -> torch.nn.Module:
     """A model of ``family`` with default config; direct-fit families are fitted on a batch."""
     torch.manual_seed(0)
-    model = build_model(family, {}, info)
+    model = build_model(family, CHEAP.get(family, {}), info)
     if model.direct_fit:
         model.fit_direct(batch(info, 256), None, torch.Generator().manual_seed(0))  # data space, like the trainer
     return model.eval()
@@ -111,7 +114,7 @@ TINY = DatasetInfo("tiny", "image", (1, 2, 2), 3, None, (0.0, 1.0))  # 3^4 = 81 
 def tiny_model(family: str) -> tuple[torch.nn.Module, torch.Tensor]:
     """A default ``family`` model on the 81-image space (direct fits on a seeded draw of it), and the images."""
     torch.manual_seed(0)
-    model = build_model(family, {}, TINY)
+    model = build_model(family, CHEAP.get(family, {}), TINY)
     every = torch.tensor(list(itertools.product(range(3), repeat=4)), dtype=torch.float32).view(-1, *TINY.shape) / 2
     if model.direct_fit:
         model.fit_direct(every[torch.randint(0, len(every), (300,), generator=torch.Generator().manual_seed(0))], None, torch.Generator().manual_seed(0))

@@ -1,5 +1,6 @@
 """RBM specifics: free energy and partition function against brute force, AIS against the
-exact log Z, the discrete likelihood convention, Gibbs sampling, and CD/PCD training."""
+exact log Z, the RAISE/AIS sandwich, the discrete likelihood convention, Gibbs sampling from
+data-independent starts, and CD/PCD training."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ import torch
 import genmodels.models.rbm  # noqa: F401  (registers the family before the lead wires it in)
 from genmodels.data.base import DatasetInfo
 from genmodels.models import build_model
-from genmodels.models.rbm.ais import ais_log_z, exact_log_z, log_mean_exp_with_stderr, softplus_increment
+from genmodels.models.rbm.ais import (
+    TAIL_SEGMENTS,
+    ais_log_z,
+    annealing_betas,
+    effective_sample_size,
+    exact_log_z,
+    log_mean_exp_with_stderr,
+    raise_log_prob,
+    softplus_increment,
+)
 from genmodels.models.rbm.model import RBM, RBMConfig
 from genmodels.models.rbm.visible import VISIBLE_UNITS, BernoulliUnits, BinomialUnits, GaussianUnits, VisibleUnits
 
@@ -141,6 +151,7 @@ def test_sure_lower_bound_rescues_ais_when_it_misses_the_grey_mode(digits) -> No
     ais = ais_log_z(model, n_betas=2000, chains=100, generator=torch.Generator().manual_seed(1))
     assert ais.log_z < exact - 10  # the documented failure
     assert model.log_z_lower_bound(ais.states) <= exact + 1e-6
+    model.config = model.config.model_copy(update={"ais_betas": 2000})
     assert abs(model.log_z(torch.Generator().manual_seed(1)).log_z - exact) < 0.1
 
 
@@ -168,7 +179,7 @@ def test_cd_and_pcd_lower_the_free_energy_gap_and_raise_the_likelihood(method: s
 
 
 @pytest.mark.parametrize("visible", ["bernoulli", "binomial", "gaussian"])
-@pytest.mark.parametrize("output", ["mean", "sample"])
+@pytest.mark.parametrize("output", ["mean", "draw"])
 def test_gibbs_samples_shape_range_and_reproducibility(visible: str, output: str) -> None:
     torch.manual_seed(0)
     model = build_model("rbm", {"visible": visible, "hidden": 8, "burn_in": 5, "thin": 2, "sample_chains": 4, "sample_output": output}, DIGITS)
@@ -176,7 +187,7 @@ def test_gibbs_samples_shape_range_and_reproducibility(visible: str, output: str
     assert x.shape == (10, 1, 8, 8) and x.dtype == torch.float32
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
     torch.testing.assert_close(x, model.sample(10, torch.Generator().manual_seed(0)))
-    if output == "sample" and visible != "gaussian":
+    if output == "draw" and visible != "gaussian":
         grid = 1 if visible == "bernoulli" else 16
         torch.testing.assert_close(x * grid, torch.round(x * grid))  # values on the data's level grid
 
@@ -203,18 +214,112 @@ def test_log_z_is_cached_until_the_weights_change() -> None:
     assert model.log_z(torch.Generator().manual_seed(1)) is first
     extras = model.evaluation_extras()
     assert extras["log_z"] == first.log_z and extras["log_z_stderr"] == first.stderr
+    assert extras["log_z_chains"] == 10 and 1.0 <= extras["log_z_ess"] <= 10.0
     assert extras["log_z_exact"] == pytest.approx(model.exact_log_z().log_z)
     with torch.no_grad():
         model.weight.add_(0.1)
     assert model.log_z(torch.Generator().manual_seed(0)) is not first
 
 
-def test_persistent_starts_cycle_the_pcd_chains(digits) -> None:
+def test_samples_do_not_depend_on_the_training_chains(digits) -> None:
+    """Chains start at the base model, so overwriting the PCD particles changes nothing."""
     model = cd_trained("binomial", digits, epochs=1)
-    starts = model._chain_starts(70, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(starts, model.chains[torch.arange(70) % 64])
-    fresh = build_model("rbm", {"hidden": 16}, DIGITS)  # no chains yet: draws from the marginals
-    assert not bool(fresh.chains_ready) and fresh._chain_starts(3, torch.Generator().manual_seed(0)).shape == (3, 64)
+    model.config = model.config.model_copy(update={"burn_in": 20})
+    before = model.sample(50, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.chains.fill_(16.0)
+    torch.testing.assert_close(model.sample(50, torch.Generator().manual_seed(0)), before)
+
+
+def test_default_samples_are_independent_draws_at_the_data_levels() -> None:
+    torch.manual_seed(0)
+    model = build_model("rbm", {"hidden": 8, "burn_in": 3}, DIGITS)
+    assert model.config.sample_init == "marginals" and model.config.sample_output == "draw"
+    x = model.sample(300, torch.Generator().manual_seed(0)).flatten(1)
+    torch.testing.assert_close(x * 16, torch.round(x * 16))
+    assert len(torch.unique(x, dim=0)) == 300  # one chain per sample, none shared
+
+
+def test_persistent_starts_are_gone() -> None:
+    with pytest.raises(ValueError, match="sample_init"):
+        build_model("rbm", {"sample_init": "persistent"}, DIGITS)
+
+
+# -- AIS diagnostics and the RAISE/AIS sandwich ------------------------------------------------
+def test_tail_schedule_is_increasing_and_follows_its_segments() -> None:
+    betas = annealing_betas(14500, "tail")
+    assert betas[0] == 0.0 and betas[-1] == 1.0 and bool((betas.diff() > 0).all())
+    for end, share in TAIL_SEGMENTS:
+        assert float((betas <= end).double().mean()) == pytest.approx(share, abs=1e-3)
+    torch.testing.assert_close(annealing_betas(5, "linear"), torch.linspace(0, 1, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="unknown AIS schedule"):
+        annealing_betas(5, "cosine")  # type: ignore[arg-type]
+
+
+def test_effective_sample_size_of_importance_weights() -> None:
+    assert effective_sample_size(torch.zeros(40)) == pytest.approx(40.0)
+    assert effective_sample_size(torch.tensor([0.0, -50.0, -50.0])) == pytest.approx(1.0)
+    w = torch.tensor([1.0, 2.0, 3.0, 6.0], dtype=torch.float64)
+    assert effective_sample_size(w.log() + 7.0) == pytest.approx(float(w.sum() ** 2 / (w**2).sum()))
+
+
+@torch.no_grad()
+def exact_discrete_log_prob(model: RBM, x: torch.Tensor) -> torch.Tensor:
+    """``log P(k)`` with the exact ``log Z`` (float64 enumeration of the hidden states)."""
+    units, offset = model._discrete_units(x)
+    return -model.free_energy(units).double() - model.exact_log_z().log_z + offset.double()
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "binomial"])
+def test_raise_and_ais_sandwich_the_exact_log_prob(visible: str, digits) -> None:
+    """Mean over test digits: RAISE <= exact log P(k) <= AIS (both stochastic bounds), a gap of a few nats."""
+    model = cd_trained(visible, digits)
+    model.config = model.config.model_copy(update={"ais_betas": 2000, "raise_betas": 1000, "raise_chains": 2})
+    x = torch.from_numpy(digits.test.x[:60])
+    exact = float(exact_discrete_log_prob(model, x).mean())
+    lower, upper = model.discrete_log_prob_bounds(x, torch.Generator().manual_seed(0))
+    assert lower.shape == upper.shape == (60,) and lower.dtype == torch.float64
+    assert float(lower.mean()) <= exact <= float(upper.mean()) + 2 * model.log_z(torch.Generator()).stderr
+    assert float((upper - lower).mean()) < 3.0
+    reported = model.discrete_log_prob(x, torch.Generator()).double()  # the reported figure is AIS's (in float32)
+    torch.testing.assert_close(reported, upper, rtol=0, atol=1e-3)
+
+
+def test_raise_is_a_lower_bound_that_tightens_with_the_path(digits) -> None:
+    model = cd_trained("binomial", digits)
+    units = model.units_from_data(torch.from_numpy(digits.test.x[:40]))
+    with torch.no_grad():
+        exact = float((-model.free_energy(units).double() - model.exact_log_z().log_z).mean())
+    short, long = (float(raise_log_prob(model, units, k, 1, torch.Generator().manual_seed(0)).mean()) for k in (20, 1000))
+    assert short < long <= exact and exact - long < 0.25 * (exact - short)
+
+
+def test_gaussian_sandwich_on_points_and_none_on_images() -> None:
+    model = tiny("gaussian", (2,), None, scale=0.5)
+    model.config = model.config.model_copy(update={"ais_betas": 500, "raise_betas": 500, "raise_chains": 4})
+    x = torch.randn(200, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    exact = float((-model.free_energy(x) - model.exact_log_z().log_z).mean())
+    lower, upper = model.discrete_log_prob_bounds(x, torch.Generator().manual_seed(0))
+    assert float(lower.mean()) <= exact + 0.05 and exact <= float(upper.mean()) + 0.05  # within the estimators' noise
+    images = build_model("rbm", {"visible": "gaussian", "hidden": 4}, DIGITS)
+    assert images.discrete_log_prob_bounds(torch.zeros(2, 1, 8, 8), torch.Generator()) is None
+
+
+@pytest.mark.parametrize(("visible", "constant"), [("bernoulli", True), ("binomial", True), ("gaussian", False)])
+def test_discrete_visibles_are_cell_constant(visible: str, constant: bool) -> None:
+    model = build_model("rbm", {"visible": visible, "hidden": 4}, DIGITS)
+    assert model.cell_constant is constant and model.discrete_likelihood_kind() == "estimate"
+
+
+def test_sandwich_is_deterministic_for_a_seed(digits) -> None:
+    model = cd_trained("binomial", digits, epochs=1)
+    model.config = model.config.model_copy(update={"ais_betas": 200, "raise_betas": 100})
+    x = torch.from_numpy(digits.test.x[:10])
+    first = model.discrete_log_prob_bounds(x, torch.Generator().manual_seed(5))
+    model._log_z_cache = None
+    second = model.discrete_log_prob_bounds(x, torch.Generator().manual_seed(5))
+    for a, b in zip(first, second, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 # -- the visible-unit strategies (genmodels.models.rbm.visible) in isolation ---------------------

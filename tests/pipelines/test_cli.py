@@ -23,6 +23,8 @@ def genmodels(root: Path, *args: str) -> subprocess.CompletedProcess:
         ("data:\n  test_fraction: 1.5\n", "error: data.test_fraction: Input should be less than 1"),
         ("seed: -1\n", "error: seed: Input should be greater than or equal to 0"),
         ("data:\n  name: imagenet\n", "error: data.name: unknown dataset 'imagenet'"),
+        ("seeds: [0, 0]\n", "error: seeds: each seed once, 0 is listed 2 times"),
+        ("evaluate:\n  holdout_class: -1\n", "error: evaluate.holdout_class: Input should be greater than or equal to 0"),
     ],
 )
 def test_prepare_rejects_bad_params(tmp_path: Path, params: str, message: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -53,3 +55,17 @@ def test_one_ray_worker_matches_the_in_process_backend(ray_local, data, tmp_path
     b = torch.load(local / ckpt.MODEL_FILE, weights_only=True)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_ray_workers_get_the_validation_split_and_keep_the_best(ray_local, data, digits, tmp_path) -> None:
+    from genmodels.training.ray_adapter import train_ray
+    from genmodels.training.selection import VAL_KEY, best_so_far
+
+    validated = replace(job(3), val=digits.val.x[:64])  # auto: best_val for the VAE once a split is given
+    final = train_ray(validated, *data, str(tmp_path), "vae-val", num_workers=2, use_gpu=False, cpus_per_worker=1)
+    history = ckpt.read_trainer_state(final)["history"]
+    assert all(np.isfinite(r[VAL_KEY]) for r in history) and len(history) == 3
+    assert best_so_far(history).value == min(r[VAL_KEY] for r in history)
+    kept, best = torch.load(final / ckpt.MODEL_FILE, weights_only=True), ckpt.read_best(final)
+    for k in kept:
+        torch.testing.assert_close(kept[k], best[k], rtol=0, atol=0)

@@ -16,13 +16,17 @@ CT_CELLS = 20  # k-means cells on the training features (Meehan et al. 2020 use 
      MetricKey("train_copies", "lower", "share of samples identical to a training row at the dataset's levels")],
     needs={"samples", "train"},
 )  # fmt: skip
-def memorisation(inp: EvalInputs) -> dict[str, float]:
+def memorisation(inp: EvalInputs) -> dict:
     train, test, fake = inp.train_features, inp.real["features"], inp.fake["features"]
     cells = min(CT_CELLS, len(train) // 10, len(test) // 5)
     if cells < 2:
         raise Undefined(f"too few points for the C_T test ({len(train)} training, {len(test)} test)")
-    return {
-        "ct_stat": mem.ct_statistic(train, test, fake, cells, inp.seed),
+    out: dict = {
         "nn_train_share": mem.nn_train_share(train, test, fake, inp.seed),
         "train_copies": mem.copy_share(inp.fake_x, inp.train_x, inp.info.levels),
     }
+    try:
+        out["ct_stat"] = mem.ct_statistic(train, test, fake, cells, inp.seed)
+    except ValueError as exc:  # too few samples per cell (e.g. a small reference row): null with the reason
+        out["ct_stat"], out["notes"] = None, {"ct_stat": str(exc)}
+    return out

@@ -72,7 +72,9 @@ class FlowConfig(StrictModel):
     # couplings over pixel groups; auto: made while C*H*W*levels <= 4096, conv couplings beyond
     front_net: Literal["auto", "mlp", "conv", "made"] = "auto"
     front_hidden: list[int] = Field(default_factory=lambda: [512, 512], min_length=1)  # widths of the MADE / front-end MLPs
-    front_dropout: float = Field(0.05, ge=0.0, lt=1.0)  # dropout on the MADE's hidden units while training (digits: 0 overfits)
+    # dropout on the MADE's hidden units while training; chosen on digits' validation NLL (best
+    # validated epoch, weight decay 0.1): 0.05 -> 1.98, 0.5 -> 1.94, 0.75 -> 1.91, 0.85 -> 1.90 bits/dim
+    front_dropout: float = Field(0.85, ge=0.0, lt=1.0)
     front_group_size: int | None = Field(None, ge=1)  # couplings: split pixel groups into interleaved parts of at most this size
     # -- points (D,)
     point_coupling: CouplingKind = "spline"  # coupling of point flows

@@ -38,15 +38,19 @@ from torch import Tensor
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
+from genmodels.models.core.base import LikelihoodKind
 from genmodels.models.core.dequantize import dequantize, to_levels
 from genmodels.models.core.direct import DirectFitModel
 from genmodels.models.core.registry import register_model
+from genmodels.models.kde.diagonal import cell_table, choose_factor, level_index, log_prob_levels
 
 LOG_2PI = math.log(2 * math.pi)
 _BLOCK = 1 << 22  # query x support pairs evaluated at once
 
 
 class KDEConfig(StrictModel):
+    # auto: diagonal for data on levels (exact discrete NLL; digits val 2.19 vs 2.42 bits/dim for pca), pca otherwise
+    kernel: Literal["auto", "pca", "diagonal"] = "auto"
     n_components: int | float = 24  # PCA dims under the KDE: an int count, or a float in (0, 1] = explained-variance fraction
     whiten: bool = False  # scale PCA scores to unit variance before the (isotropic) kernel
     residual: Literal["isotropic", "diagonal"] = "diagonal"  # Gaussian on the discarded dims (diagonal: -0.07 bits/dim on digits)
@@ -154,7 +158,21 @@ class KDE(DirectFitModel):
         self.register_buffer("eigenvalues", torch.ones(d, dtype=f64))  # variance along each direction
         self.register_buffer("support", torch.zeros(0, 1, dtype=f64))  # (n, kept dims): training points in KDE coordinates
         self.register_buffer("bandwidth", torch.ones((), dtype=f64))
+        self.register_buffer("pixel_scale", torch.ones(d, dtype=f64))  # diagonal kernel: s_d (widths are bandwidth * s_d)
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    @property
+    def diagonal(self) -> bool:
+        """Whether the kernel is the per-pixel one of :mod:`.diagonal` (needs data on levels)."""
+        kernel = self.config.kernel
+        if kernel == "auto":
+            kernel = "diagonal" if self.info.levels is not None else "pca"
+        if kernel == "diagonal" and self.info.levels is None:
+            raise ValueError("kde.kernel=diagonal needs data on discrete levels (images); use pca")
+        return kernel == "diagonal"
+
+    def discrete_likelihood_kind(self) -> LikelihoodKind | None:
+        return "exact" if self.diagonal else super().discrete_likelihood_kind()
 
     @property
     def kept(self) -> int:
@@ -173,6 +191,8 @@ class KDE(DirectFitModel):
         cfg = self.config
         if len(x) < max(cfg.cv_folds, 2):
             raise ValueError(f"kde: need at least cv_folds={cfg.cv_folds} training samples, got {len(x)}")
+        if self.diagonal:
+            return self._fit_diagonal(x, generator)
         v = self._flat(dequantize(x, self.info.levels, generator)).cpu().numpy()
         mean = v.mean(0)
         lam, vecs = np.linalg.eigh(np.cov(v, rowvar=False, bias=True).reshape(self.dim, self.dim))
@@ -208,6 +228,31 @@ class KDE(DirectFitModel):
             "cv_kde_mean_log_likelihood": float(cv[best] / (m / cfg.cv_folds)),
         }
 
+    def _fit_diagonal(self, x: Tensor, generator: torch.Generator) -> dict[str, float]:
+        """Kernels at the training images' cell centres, widths ``c s_d``, ``c`` by k-fold CV of the discrete likelihood."""
+        from sklearn.model_selection import KFold
+
+        cfg, levels = self.config, self.info.levels
+        k = level_index(self._flat(x), levels).cpu()
+        centres = (k.to(torch.float64) + 0.5) / levels
+        scales = centres.std(0, correction=0).clamp_min(1.0 / levels)
+        factors = np.geomspace(cfg.bandwidth_min, cfg.bandwidth_max, cfg.n_bandwidths) * len(k) ** (-1.0 / (self.dim + 4))  # times Scott's n^(-1/(D+4))
+        seed = _sklearn_seed(generator)
+        m = len(k) if cfg.cv_max_points is None else min(len(k), cfg.cv_max_points)
+        subset = k if m == len(k) else k[np.sort(np.random.default_rng(seed).choice(len(k), m, replace=False))]
+        folds = list(KFold(cfg.cv_folds, shuffle=True, random_state=seed).split(subset.numpy()))
+        best, cv = choose_factor(subset, scales, factors, folds, levels)
+        with torch.no_grad():
+            self.support = centres.to(self.device)
+            self.pixel_scale.copy_(scales)
+            self.bandwidth.fill_(float(factors[best]))
+            self.fitted.fill_(True)
+        return {
+            "bandwidth": float(factors[best]),
+            "bandwidth_at_grid_edge": float(cfg.n_bandwidths > 1 and best in (0, cfg.n_bandwidths - 1)),
+            "cv_discrete_nll_bits_per_dim": float(-cv[best] / (m / cfg.cv_folds) / (self.dim * math.log(2.0))),
+        }
+
     def _residual_variances(self) -> Tensor:
         """Variances of g along the discarded directions: their eigenvalues, or their mean (isotropic)."""
         lam = self.eigenvalues[self.kept :]
@@ -222,8 +267,13 @@ class KDE(DirectFitModel):
 
     @torch.no_grad()
     def log_likelihood(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        """Exact log-density in nats: KDE on the leading PCA scores times the residual Gaussian."""
+        """Exact log-density in nats: KDE on the leading PCA scores times the residual Gaussian
+        (diagonal kernel: ``N(v; x_j, diag (c s)^2) = N(v/s; x_j/s, c^2 I) / prod_d s_d``)."""
         self._check_fitted()
+        if self.diagonal:
+            s = self.pixel_scale
+            ll = gaussian_kde_log_density(self._flat(x) / s, self.support / s, self.bandwidth) - s.log().sum()
+            return ll.to(x.dtype)
         t = (self._flat(x) - self.mean) @ self.basis
         d = self.kept
         scales = self._scales()
@@ -232,12 +282,26 @@ class KDE(DirectFitModel):
         return ll.to(x.dtype)
 
     @torch.no_grad()
+    def discrete_log_prob(self, x: Tensor, generator: torch.Generator, samples: int = 16) -> Tensor:
+        """Exact ``log P(k)`` for the diagonal kernel (see :mod:`.diagonal`); else importance sampling."""
+        if not self.diagonal:
+            return super().discrete_log_prob(x, generator, samples)
+        self._check_fitted()
+        levels = self.info.levels
+        table = cell_table(levels, self.pixel_scale * self.bandwidth)
+        support = torch.floor(self.support * levels).long()  # cell centres -> levels
+        return log_prob_levels(level_index(self._flat(x), levels), support, table)
+
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
         """A random training point plus ``T h`` kernel noise; residual dims from ``T`` times their Gaussian."""
         self._check_sampling(temperature)
         dev, f64, d = self.device, torch.float64, self.kept
         idx = torch.randint(0, len(self.support), (n,), generator=generator, device=dev)
         z = torch.randn(n, self.dim, generator=generator, device=dev, dtype=f64) * temperature
+        if self.diagonal:
+            v = self.support[idx] + self.bandwidth * self.pixel_scale * z
+            return to_levels(v.to(torch.float32).view(n, *self.data_shape), self.info.levels)
         kept = (self.support[idx] + self.bandwidth * z[:, :d]) * self._scales()
         t = torch.cat([kept, z[:, d:] * self._residual_variances().sqrt()], dim=1)
         v = (self.mean + t @ self.basis.T).to(torch.float32).view(n, *self.data_shape)

@@ -22,7 +22,9 @@ Training minimises the surrogate ``mean F(v_data) - mean F(v_neg)`` with the neg
 detached (``F`` the free energy): its gradient is the CD-k (Hinton 2002) or, with
 persistent chains, the PCD (Tieleman 2008) estimate of the negative log-likelihood gradient.
 ``log_likelihood`` is ``-F(v) - log Z`` with ``log Z`` from AIS (:mod:`.ais`), cached
-until the parameters change. Samples come from block Gibbs chains (see :meth:`RBM.sample`).
+until the parameters change; :meth:`RBM.discrete_log_prob_bounds` sandwiches ``log P(k)``
+between RAISE and AIS (Burda et al. 2015). Samples come from independent block Gibbs chains
+started at the AIS base model, never from the training chains (see :meth:`RBM.sample`).
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from torch import Tensor, nn
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import GenerativeModel
+from genmodels.models.core.dequantize import dequantize
 from genmodels.models.core.registry import register_model
-from genmodels.models.rbm.ais import MAX_EXACT_HIDDEN, LogZEstimate, ais_log_z, exact_log_z, hidden_subset_log_z
+from genmodels.models.rbm.ais import MAX_EXACT_HIDDEN, LogZEstimate, Schedule, ais_log_z, exact_log_z, hidden_subset_log_z, raise_log_prob
 from genmodels.models.rbm.visible import VISIBLE_UNITS, VisibleUnits, draw_bernoulli
 
 
@@ -57,21 +60,34 @@ class RBMConfig(StrictModel):
     gaussian_std: float = Field(0.1, gt=0.0)
     learn_std: bool = True  # learn the gaussian visible stds (else keep gaussian_std)
     min_std: float = Field(0.01, gt=0.0)  # floor of the gaussian visible stds
-    burn_in: int = Field(100, ge=1)  # Gibbs sweeps before the first sample of a chain
-    thin: int = Field(20, ge=1)  # Gibbs sweeps between successive samples of one chain
-    sample_chains: int | None = Field(None, ge=1)  # parallel chains per sample() call (None: one chain per sample)
-    # chain starts: the final PCD chains (cycled; marginals when there are none), independent
-    # draws from the data marginals, or uniform noise (see RBM.sample)
-    sample_init: Literal["persistent", "marginals", "random"] = "persistent"
-    sample_output: Literal["auto", "mean", "sample"] = "auto"  # last step: E[v|h] (auto for images) or a draw (auto for points)
+    # Gibbs sweeps from a chain's start to its first sample. Digits default, validation FID
+    # (benchmarks/bench_rbm_chains.py): 10 -> 24.8, 100 -> 19.1, 300 -> 18.2, 1000 -> 19.6,
+    # 3000 -> 20.2, 10000 -> 23.1. The start's transient is over by ~300; after it the chains
+    # drift slowly to fewer digit classes (the model's own slow mixing). 1000: the shortest
+    # length whose FID and class mix are within 10% / 0.05 bit of 3000 sweeps' (~14 ms a sample)
+    burn_in: int = Field(1000, ge=1)
+    thin: int = Field(20, ge=1)  # Gibbs sweeps between successive samples of one chain (sample_chains < n)
+    sample_chains: int | None = Field(None, ge=1)  # independent chains per sample() call (None: one chain per sample)
+    # chain starts, independent of the data and of training: draws from the AIS base model
+    # (the data marginals) or uninformed noise (see RBM.sample)
+    sample_init: Literal["marginals", "random"] = "marginals"
+    sample_output: Literal["draw", "mean"] = "draw"  # a draw of the visible units, or E[v|h] at the last sweep
+    # AIS (log Z, the NLL's optimistic side). Digits default, 1 thread: ESS 15-35 of the 100
+    # chains, log Z spread 0.3 nat over seeds, ~20 s (linear 5000: ESS 5-22, spread 0.7)
     ais_chains: int = Field(100, ge=2)  # AIS importance-sampling chains (M)
-    ais_betas: int = Field(5000, ge=2)  # AIS inverse temperatures, linear on [0, 1]
+    ais_betas: int = Field(10000, ge=2)  # AIS inverse temperatures on [0, 1]
+    ais_schedule: Schedule = "tail"  # their spacing: even, or denser towards beta = 1 (ais.TAIL_SEGMENTS)
+    # RAISE (the NLL's conservative side). Digits default: 3000 temperatures leave a gap of
+    # 0.02 bits/dim to AIS (1000: 0.06, 10000: 0.01) at ~0.08 s per image
+    raise_chains: int = Field(1, ge=1)  # RAISE reverse chains per evaluated vector
+    raise_betas: int = Field(3000, ge=2)  # RAISE inverse temperatures (ais_schedule's spacing)
 
 
 @register_model("rbm")
 class RBM(GenerativeModel):
     config_cls = RBMConfig
     likelihood_kind = "estimate"
+    discrete_kind = "estimate"
 
     def __init__(self, config: RBMConfig, info: DatasetInfo) -> None:
         super().__init__(config, info)
@@ -171,36 +187,20 @@ class RBM(GenerativeModel):
 
     # -- generation -----------------------------------------------------------------------
     def _chain_starts(self, m: int, generator: torch.Generator) -> Tensor:
-        init = self.config.sample_init
-        if init == "persistent" and len(self.chains) and bool(self.chains_ready):
-            return self.chains[torch.arange(m, device=self.chains.device) % len(self.chains)].clone()
-        if init != "random":
+        """``m`` independent starts: AIS base-model draws (``marginals``) or noise (``random``)."""
+        if self.config.sample_init == "marginals":
             return self.ais_base_sample(m, generator).to(self.weight.dtype)
         return self.units.noise_start(m, self.vbias.detach(), self.log_std.detach(), generator)
 
-    def _output(self, h: Tensor, beta: float, generator: torch.Generator) -> Tensor:
-        """The sample returned for the last hidden state: ``E[v|h]`` or a draw, in data space."""
-        mode = self.config.sample_output
-        if mode == "auto":
-            mode = "mean" if self.info.kind == "image" else "sample"
-        if mode == "mean":
-            return self.units.mean_to_data(self.visible_mean(h, beta))
-        return self.units.units_to_data(self.sample_visible(h, beta, generator))
-
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
-        """Block Gibbs from ``sample_chains`` chains: ``burn_in`` sweeps, then one sample every ``thin``.
+        """Block Gibbs on ``sample_chains`` independent chains: ``burn_in`` sweeps, then one sample every ``thin``.
 
-        The sampler runs at inverse temperature ``1 / temperature``. Images are the mean of
-        ``p(v | h)`` at the last sweep (``sample_output``): cleaner than a binomial draw.
-
-        Starts (``sample_init``): by default the persistent chains left by PCD training, as in
-        Tieleman (2008) and the short-run samplers of energy-based models (Nijkamp et al.
-        2019). These chains track the data as training moves the energy surface; a frozen
-        RBM mixes slowly between modes, so chains run for thousands of sweeps from the
-        marginals drift toward the model's own stationary distribution, which for RBMs
-        trained briefly on digits over-weights a few classes. Use ``marginals`` with a long
-        ``burn_in`` to sample that distribution instead.
+        The chains start at the AIS base model (the data marginals), not at the PCD training
+        chains, so each sample is an approximate draw from the RBM itself, whose quality is
+        set by ``burn_in`` alone; by default each chain gives one sample. The sampler runs at
+        inverse temperature ``1 / temperature``. A sample is the visible state ``v ~ p(v|h)``
+        of the last sweep, or ``E[v|h]`` with ``sample_output = "mean"``.
         """
         if n < 1:
             raise ValueError(f"number of samples must be positive, got {n}")
@@ -208,13 +208,14 @@ class RBM(GenerativeModel):
             raise ValueError(f"temperature must be positive, got {temperature}")
         beta = 1.0 / temperature
         chains = min(n, self.config.sample_chains or n)
+        mean = self.config.sample_output == "mean"
         v = self._chain_starts(chains, generator)
         out: list[Tensor] = []
         for i in range(math.ceil(n / chains)):
             v = self.gibbs(v, (self.config.burn_in if i == 0 else self.config.thin) - 1, generator, beta)
             h = self.sample_hidden(v, beta, generator)
-            out.append(self._output(h, beta, generator))
             v = self.sample_visible(h, beta, generator)
+            out.append(self.units.mean_to_data(self.visible_mean(h, beta)) if mean else self.units.units_to_data(v))
         return torch.cat(out)[:n].reshape(n, *self.data_shape).float()
 
     # -- likelihood -----------------------------------------------------------------------
@@ -231,7 +232,7 @@ class RBM(GenerativeModel):
         """
         key = self._state_key()
         if self._log_z_cache is None or self._log_z_cache[0] != key:
-            est = ais_log_z(self, self.config.ais_betas, self.config.ais_chains, generator)
+            est = ais_log_z(self, self.config.ais_betas, self.config.ais_chains, generator, self.config.ais_schedule)
             bound = self.log_z_lower_bound(est.states)
             if bound > est.log_z:  # AIS missed a mode: keep the sure bound (still a lower bound on log Z)
                 est = LogZEstimate(bound, est.stderr, est.log_weights, est.states)
@@ -270,6 +271,35 @@ class RBM(GenerativeModel):
         """``log p(v) = -F(units(v)) - log Z + offset`` with the AIS ``log Z`` (an estimate)."""
         return self._unnormalized_log_density(x) - self.log_z(generator).log_z
 
+    @property
+    def cell_constant(self) -> bool:  # type: ignore[override]
+        """Binomial and Bernoulli visibles put one probability on each level's cell; gaussian ones do not."""
+        return self.units.discrete
+
+    def _discrete_units(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Data-space ``x`` -> (units, offset) with ``log P(k) = -F(units) - log Z + offset``."""
+        levels = self.info.levels
+        units, offset = self._units_from_density(dequantize(x, levels, None))
+        return units, offset - (0.0 if levels is None else self.dim * math.log(levels))
+
+    @torch.no_grad()
+    def discrete_log_prob_bounds(self, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor] | None:
+        """``(RAISE, AIS)`` per-sample bounds on ``log P(k)`` in nats (float64), both stochastic.
+
+        Lower: RAISE (Burda et al. 2015, :func:`.ais.raise_log_prob`), ``raise_chains`` reverse
+        chains per vector over ``raise_betas`` temperatures. Upper: ``-F - log Zhat`` with the
+        cached AIS ``log Z`` (an underestimate in expectation). None for gaussian visibles on
+        discrete data, whose ``P(k)`` is a cell integral that neither side bounds.
+        """
+        if self.info.levels is not None and not self.cell_constant:
+            return None
+        units, offset = self._discrete_units(x)
+        log_z = self.log_z(generator).log_z
+        upper = -self.free_energy(units).double() - log_z + offset.double()
+        cfg = self.config
+        lower = raise_log_prob(self, units, cfg.raise_betas, cfg.raise_chains, generator, cfg.ais_schedule) + offset.double()
+        return lower, upper
+
     @torch.no_grad()
     def anomaly_score(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """The negative log-likelihood up to the constant ``log Z`` (no AIS needed)."""
@@ -278,6 +308,7 @@ class RBM(GenerativeModel):
     def evaluation_extras(self) -> dict[str, float]:
         est = self.log_z(torch.Generator(device=self.device).manual_seed(0))
         extras = {"log_z": est.log_z, "log_z_stderr": est.stderr, "log_z_lower_bound": self.log_z_lower_bound(est.states)}
+        extras |= {"log_z_ess": est.ess, "log_z_chains": float(est.chains)}
         if self.n_hidden <= MAX_EXACT_HIDDEN:
             extras["log_z_exact"] = self.exact_log_z().log_z
         return extras
