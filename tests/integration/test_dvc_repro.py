@@ -121,7 +121,11 @@ def test_the_training_copy_stands_out_on_the_memorisation_columns(project: Path)
     copy = json.loads((project / "metrics/ref-train-copy.json").read_text())
     holdout = json.loads((project / "metrics/ref-holdout.json").read_text())
     assert copy["train_copies"] == 1.0 and holdout["train_copies"] == 0.0
-    assert copy["ct_stat"] < -3 < holdout["ct_stat"]
+    assert copy["ct_stat"] < -3
+    if holdout["ct_stat"] is None:  # the tiny held-out split may fill too few k-means cells: null with the reason
+        assert holdout["notes"].get("ct_stat")
+    else:
+        assert holdout["ct_stat"] > -3
     assert copy["nll_bits_per_dim"] is None and "reference row" in copy["notes"]["nll_bits_per_dim"]
 
 
