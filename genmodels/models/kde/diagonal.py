@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from genmodels.models.core.dequantize import log_normal_cell_mass
+from genmodels.models.core.dequantize import level_edges, log_normal_cell_mass
 
 
 def level_index(x: Tensor, levels: int) -> Tensor:
@@ -34,8 +34,7 @@ def level_index(x: Tensor, levels: int) -> Tensor:
 def cell_table(levels: int, widths: Tensor) -> Tensor:
     """``T[d, a, b]``: log mass of level a's cell under ``N((b + 1/2)/K, widths_d^2)`` (D, K, K)."""
     k = torch.arange(levels, dtype=torch.float64, device=widths.device)
-    lo = torch.where(k > 0, k / levels, torch.full_like(k, -math.inf))
-    hi = torch.where(k < levels - 1, (k + 1) / levels, torch.full_like(k, math.inf))
+    lo, hi = level_edges(k / (levels - 1), levels)
     centre = (k + 0.5) / levels
     log_w = widths.log()[:, None, None]
     return log_normal_cell_mass(lo[None, :, None], hi[None, :, None], centre[None, None, :], log_w)
