@@ -42,11 +42,11 @@ def run(root: Path, params_file: str | None = None) -> dict[str, dict]:
     info, device = load_info(root), resolve_device(p.scaling.use_gpu)
     extractor = load_extractor(root / paths.EVALUATOR, device)
     ref = load_reference(root / paths.REFERENCE)
-    train = read_samples(root / paths.TRAIN)
+    train, test = read_samples(root / paths.TRAIN), read_samples(root / paths.TEST)
     results = {}
     for name, x in reference_samples(root, p.sample.n, p.seed).items():
         report, _ = evaluate(real_features(ref), x, extractor, info, p.evaluate, p.seed, real_labels=ref.get("labels"),
-                             train_x=train.x, train_features=ref.get("train_features"))  # fmt: skip
+                             train_x=train.x, train_features=ref.get("train_features"), test_x=test.x)  # fmt: skip
         result = report.as_json()
         result["notes"] = {k: (NO_MODEL if v == NEEDS["model"] else v) for k, v in result["notes"].items()}
         result["samples"] = len(x)

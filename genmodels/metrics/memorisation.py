@@ -10,7 +10,9 @@
   evidence; positive: the samples are farther (underfitting).
 * :func:`nn_train_share` — the share of samples whose nearest neighbour among (a training
   subset the size of the test set) ∪ (the test set) is a training point: 0.5 when samples are
-  as close to unseen data as to seen data, toward 1 when they copy.
+  as close to unseen data as to seen data, toward 1 when they copy. With a subset holding a
+  share f of the training set, exact copies of uniformly chosen training images score
+  f + (1 - f)/2 (a copy whose source is not in the subset is like fresh data).
 * :func:`copy_share` — the share of samples identical to a training row at the dataset's levels.
 """
 
@@ -46,11 +48,23 @@ def ct_statistic(train: np.ndarray, test: np.ndarray, samples: np.ndarray, cells
     return float(np.average(zs, weights=weights))
 
 
-def nn_train_share(train: np.ndarray, test: np.ndarray, samples: np.ndarray, seed: int) -> float:
-    """Share of samples nearer to a size-matched training subset than to the test set."""
+def nn_train_share(train: np.ndarray, test: np.ndarray, samples: np.ndarray, seed: int, subsets: int = 10) -> float:
+    """Share of samples nearer to a size-matched training subset than to the test set.
+
+    Averaged over ``subsets`` seeded subsets (a copy counts as copying only when its source
+    is in the subset, so one subset adds noise of its own); a tie counts half. Compute it in a
+    space where training and test points are exchangeable (data space, not the features of
+    a network trained on the training split), or fresh samples will not score 0.5.
+    """
+    flat = lambda a: np.asarray(a, np.float64).reshape(len(a), -1)  # noqa: E731
+    train, test, samples = flat(train), flat(test), flat(samples)
     rng = np.random.default_rng(seed)
-    subset = train[rng.choice(len(train), min(len(test), len(train)), replace=False)]
-    return float(np.mean(nearest_distances(samples, subset) < nearest_distances(samples, test)))
+    d_test = nearest_distances(samples, test)
+    shares = []
+    for _ in range(subsets):
+        d_train = nearest_distances(samples, train[rng.choice(len(train), min(len(test), len(train)), replace=False)])
+        shares.append(np.mean(d_train < d_test) + 0.5 * np.mean(d_train == d_test))
+    return float(np.mean(shares))
 
 
 def copy_share(samples: np.ndarray, train: np.ndarray, levels: int | None) -> float:

@@ -33,6 +33,7 @@ NEEDS: dict[str, str] = {
     "model": "needs the model, not only samples",
     "history": "needs the model's training history",
     "train": "needs the training split (data and features)",
+    "test": "needs the real test split in data space",
 }
 
 
@@ -85,6 +86,7 @@ class EvalInputs:
         have |= {"model"} if self.model is not None and self.test_x is not None else set()
         have |= {"history"} if self.history else set()
         have |= {"train"} if self.train_x is not None and self.train_features is not None else set()
+        have |= {"test"} if self.test_x is not None else set()
         return have
 
 

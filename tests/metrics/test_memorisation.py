@@ -34,3 +34,14 @@ def test_copy_share_compares_at_the_dataset_levels() -> None:
     samples = np.array([[0.01, 0.49], [0.5, 0.5], [1.0, 0.99]])
     assert copy_share(samples, train, levels=3) == pytest.approx(2 / 3)
     assert copy_share(samples, train, levels=None) == 0.0
+
+
+def test_nn_train_share_reads_images_in_data_space_and_counts_ties_half() -> None:
+    train = np.zeros((4, 1, 2, 2))
+    test = np.zeros((4, 1, 2, 2))
+    # every sample is equally near a training and a test image: ties count half
+    assert nn_train_share(train, test, np.full((5, 1, 2, 2), 0.5), seed=0) == 0.5
+    train[:, 0, 0, 0] = 1.0  # now samples at 1 in that pixel sit on training images
+    samples = np.zeros((5, 1, 2, 2))
+    samples[:, 0, 0, 0] = 1.0
+    assert nn_train_share(train, test, samples, seed=0) == 1.0
