@@ -28,6 +28,9 @@ class EvaluateConfig(StrictModel):
     prdc_repeats: int = Field(defaults.PRDC_REPEATS, ge=1)  # subsamples of the samples at M = N averaged for recall and coverage
     bootstrap: int = Field(defaults.BOOTSTRAP_RESAMPLES, ge=0)  # joint resamples for the 95 % intervals (0: no intervals)
     ci_level: float = Field(defaults.CI_LEVEL, gt=0.0, lt=1.0)  # coverage of the bootstrap intervals
+    # largest real or sample set whose Gram matrices are held for KID, PRDC and the intervals
+    # (about 48 n^2 bytes: 4.8 GB at 10 000); above it the blocked functions run, without intervals
+    geometry_max_points: int = Field(defaults.GEOMETRY_MAX_POINTS, ge=0)
     ppl_samples: int = Field(defaults.PPL_SAMPLES, ge=10)  # latent pairs for PPL
     ppl_epsilon: float = Field(defaults.PPL_EPSILON, gt=0.0)
     ppl_sampling: Literal["full", "end"] = defaults.PPL_SAMPLING

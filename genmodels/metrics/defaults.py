@@ -20,4 +20,5 @@ THROUGHPUT_SAMPLES = 1000  # samples timed for samples_per_second
 PRDC_REPEATS = 10  # PRDC at M = N: seeded subsamples of the samples averaged (Naeem et al. 2020)
 BOOTSTRAP_RESAMPLES = 200  # joint resamples of real and sample features for the intervals
 CI_LEVEL = 0.95  # coverage of the percentile bootstrap intervals
+GEOMETRY_MAX_POINTS = 10_000  # cached Gram matrices up to this many points per set (memory ~ 48 n^2 bytes)
 NLL_DEQUANT_SAMPLES = 16  # discrete NLL: draws of the dequantization noise per test image (importance sampling)

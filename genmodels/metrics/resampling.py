@@ -25,21 +25,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.linalg.blas import dsyrk
 
 from genmodels.metrics import defaults
 from genmodels.metrics.fid import frechet_distance
 from genmodels.metrics.inception_score import inception_score
 
-#: Largest set for which the full Gram matrices are formed (a 5000 x 5000 float64 matrix is 200 MB).
-MAX_GEOMETRY_POINTS = 5000
-
-
 class FeatureGeometry:
-    """Gram matrices and squared distances of real (r) and sample (f) features, in float64."""
+    """Gram matrices of real (r) and sample (f) features, in float64, and KID's kernels from them.
+
+    Memory: the three Gram matrices and the three kernels, 6 · 8 · n² bytes for n points per
+    set (4.8 GB at n = 10 000); squared distances are formed when asked and not kept.
+    """
 
     @staticmethod
-    def fits(n_real: int, n_fake: int) -> bool:
-        return max(n_real, n_fake) <= MAX_GEOMETRY_POINTS
+    def fits(n_real: int, n_fake: int, limit: int) -> bool:
+        """Whether sets of these sizes stay within ``limit`` points (``evaluate.geometry_max_points``)."""
+        return max(n_real, n_fake) <= limit
 
     def __init__(self, real: np.ndarray, fake: np.ndarray, degree: int = defaults.KID_DEGREE) -> None:
         self.real, self.fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
@@ -47,23 +49,23 @@ class FeatureGeometry:
         self.degree = degree
         self._gram = {"rr": self.real @ self.real.T, "ff": self.fake @ self.fake.T, "rf": self.real @ self.fake.T}
         self._sq = {"r": np.diagonal(self._gram["rr"]).copy(), "f": np.diagonal(self._gram["ff"]).copy()}
-        self._cache: dict[str, np.ndarray] = {}
+        self._kernels: dict[str, np.ndarray] = {}
         both = np.concatenate([self.real, self.fake])
         self.live_dims = np.flatnonzero(both.max(0) > both.min(0))  # features that vary somewhere
 
     def d2(self, part: str) -> np.ndarray:
-        """Squared Euclidean distances of part "rr", "ff" or "rf" (clipped at 0)."""
-        if part not in self._cache:
-            a, b = self._sq[part[0]], self._sq[part[1]]
-            self._cache[part] = np.maximum(a[:, None] + b[None, :] - 2.0 * self._gram[part], 0.0)
-        return self._cache[part]
+        """Squared Euclidean distances of part "rr", "ff" or "rf" (clipped at 0), a new array each call."""
+        a, b = self._sq[part[0]], self._sq[part[1]]
+        out = self._gram[part] * -2.0
+        out += a[:, None]
+        out += b[None, :]
+        return np.maximum(out, 0.0, out=out)
 
     def kernel(self, part: str) -> np.ndarray:
         """KID's polynomial kernel (x.y/d + 1)^degree of part "rr", "ff" or "rf"."""
-        key = f"k{part}"
-        if key not in self._cache:
-            self._cache[key] = (self._gram[part] / self.dim + 1.0) ** self.degree
-        return self._cache[key]
+        if part not in self._kernels:
+            self._kernels[part] = (self._gram[part] / self.dim + 1.0) ** self.degree
+        return self._kernels[part]
 
 
 def knn_radii(d2: np.ndarray, k: int) -> np.ndarray:
@@ -73,6 +75,14 @@ def knn_radii(d2: np.ndarray, k: int) -> np.ndarray:
     d = d2.copy()
     np.fill_diagonal(d, np.inf)
     return np.partition(d, k - 1, axis=1)[:, k - 1]
+
+
+def _own_knn_radii(d2: np.ndarray, k: int) -> np.ndarray:
+    """:func:`knn_radii` on a matrix the caller no longer needs (no copy)."""
+    if len(d2) <= k:
+        raise ValueError(f"PRDC needs more than k={k} points per set, got {len(d2)}")
+    np.fill_diagonal(d2, np.inf)
+    return np.partition(d2, k - 1, axis=1)[:, k - 1]
 
 
 @dataclass(frozen=True)
@@ -97,14 +107,16 @@ class PrdcPoints:
 def prdc_points(geom: FeatureGeometry, k: int, repeats: int, seed: int) -> PrdcPoints:
     """Per-point PRDC values (Naeem et al. 2020) with the samples subsampled to M = N for recall and coverage."""
     n_r, n_f = len(geom.real), len(geom.fake)
-    r_rad = knn_radii(geom.d2("rr"), k)
-    inside_real = geom.d2("rf") < r_rad[:, None]  # (n_r, n_f): sample j inside real i's ball
+    r_rad = _own_knn_radii(geom.d2("rr"), k)
+    d_rf = geom.d2("rf")
+    inside_real = d_rf < r_rad[:, None]  # (n_r, n_f): sample j inside real i's ball
     rng = np.random.default_rng(seed)
     draws = [np.arange(n_f)] if n_f <= n_r else [np.sort(rng.choice(n_f, n_r, replace=False)) for _ in range(repeats)]
     recall, coverage = np.zeros(n_r), np.zeros(n_r)
+    d_ff = geom.d2("ff")
     for f_idx in draws:
-        f_rad = knn_radii(geom.d2("ff")[np.ix_(f_idx, f_idx)], k)
-        recall += (geom.d2("rf")[:, f_idx] < f_rad[None, :]).any(1)
+        f_rad = knn_radii(d_ff if len(draws) == 1 else d_ff[np.ix_(f_idx, f_idx)], k)
+        recall += (d_rf[:, f_idx] < f_rad[None, :]).any(1)
         coverage += inside_real[:, f_idx].any(1)
     return PrdcPoints(precision=inside_real.any(0).astype(np.float64), density=inside_real.sum(0) / k,
                       recall=recall / len(draws), coverage=coverage / len(draws))  # fmt: skip
@@ -115,13 +127,20 @@ def _counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
 
 
 def weighted_fid(geom: FeatureGeometry, c_r: np.ndarray, c_f: np.ndarray) -> float:
-    """FID between the weighted sets (weighted mean, unbiased weighted covariance; Heusel et al. 2017)."""
+    """FID between the weighted sets (weighted mean, unbiased weighted covariance; Heusel et al. 2017).
+
+    A resample leaves about 37 % of the points out; their rows are dropped before the
+    second moment, which is a symmetric rank-k update (BLAS ``syrk``, half a matrix product).
+    """
 
     def stats(x: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keep = c > 0
+        x, c = x[keep], c[keep]
         n = c.sum()
         mu = c @ x / n
-        xc = x - mu
-        return mu, (xc * c[:, None]).T @ xc / (n - 1)
+        xw = (x - mu) * np.sqrt(c)[:, None]
+        upper = dsyrk(1.0 / (n - 1), xw.T, trans=0)  # xw^T xw / (n - 1), upper triangle filled
+        return mu, np.triu(upper) + np.triu(upper, 1).T
 
     live = geom.live_dims  # constant features add exactly 0 to FID but make every covariance singular
     return frechet_distance(*stats(geom.real[:, live], c_r), *stats(geom.fake[:, live], c_f))

@@ -16,14 +16,13 @@ from genmodels.metrics.suite import evaluate
 
 
 @pytest.mark.parametrize("path", ["geometry", "blocked"])
-def test_sample_metrics_match_the_pure_functions(path: str, monkeypatch) -> None:
-    if path == "blocked":  # pretend the sets are too large for the cached Gram matrices
-        monkeypatch.setattr("genmodels.metrics.resampling.MAX_GEOMETRY_POINTS", 10)
+def test_sample_metrics_match_the_pure_functions(path: str) -> None:
     rng = np.random.default_rng(0)
     real = rng.normal(size=(400, 2)).astype(np.float32)
     fake = (rng.normal(size=(300, 2)) + 0.3).astype(np.float32)
     info = DatasetInfo("toy2d", "points", (2,), None, None, (-4.0, 4.0))
-    cfg = EvaluateConfig(kid_subsets=20, kid_subset_size=100)
+    limit = 10 if path == "blocked" else EvaluateConfig().geometry_max_points  # blocked: sets too large for the Gram matrices
+    cfg = EvaluateConfig(kid_subsets=20, kid_subset_size=100, geometry_max_points=limit)
     report, _ = evaluate({"features": real}, fake, Toy2dExtractor(None), info, cfg, seed=3)
     kid, kid_std = kid_from_features(real, fake, subsets=20, subset_size=100, seed=3)
     assert report.metrics["kid"] == pytest.approx(kid, rel=1e-6, abs=1e-9)

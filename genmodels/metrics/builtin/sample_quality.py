@@ -1,9 +1,8 @@
 """Sample-quality metrics on extractor features: FID, KID, Inception Score, PRDC, and their intervals.
 
 KID, PRDC and the bootstrap read one :class:`~genmodels.metrics.resampling.FeatureGeometry`
-(the Gram matrices, formed once per evaluation); above
-:data:`~genmodels.metrics.resampling.MAX_GEOMETRY_POINTS` samples KID and PRDC fall back to
-the blocked functions and only FID and IS get intervals.
+(the Gram matrices, formed once per evaluation); above ``evaluate.geometry_max_points``
+points per set KID and PRDC fall back to the blocked functions and no intervals are given.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genmodels.metrics import resampling
 from genmodels.metrics.fid import fid_from_features
 from genmodels.metrics.inception_score import inception_score
 from genmodels.metrics.kid import SubsetKernelSums, kid_from_features
@@ -29,7 +27,7 @@ def geometry(inp: EvalInputs) -> FeatureGeometry | None:
     """The cached Gram matrices of these inputs, or None when the sets are too large to hold them."""
     r, f = inp.real["features"], inp.fake["features"]
     if "geometry" not in inp.cache:
-        inp.cache["geometry"] = FeatureGeometry(r, f) if FeatureGeometry.fits(len(r), len(f)) else None
+        inp.cache["geometry"] = FeatureGeometry(r, f) if FeatureGeometry.fits(len(r), len(f), inp.cfg.geometry_max_points) else None
     return inp.cache["geometry"]
 
 
@@ -124,7 +122,7 @@ def intervals(inp: EvalInputs) -> dict[str, float]:
     geom = geometry(inp)
     if geom is None:
         n = max(len(inp.real["features"]), len(inp.fake["features"]))
-        raise Undefined(f"{n} points exceed {resampling.MAX_GEOMETRY_POINTS}: intervals need the cached Gram matrices")
+        raise Undefined(f"{n} points exceed evaluate.geometry_max_points={cfg.geometry_max_points}: intervals need the cached Gram matrices")
     spec = BootstrapSpec(cfg.bootstrap, cfg.ci_level, inp.seed)
     estimates = {**fid(inp), **kid(inp), **(inception(inp) if "logits" in inp.fake else {}), **prdc(inp)}
     estimates = {m: estimates[m] for m in WITH_INTERVALS if m in estimates}
