@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def sh(cwd: Path, *cmd: str) -> float:
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS")}
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env["PYTHONPATH"] = str(cwd)  # run the copied code, not the editable install's working tree
     t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     dt = time.perf_counter() - t0
