@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from genmodels.data.base import DatasetInfo
-from genmodels.errors import DataError
+from genmodels.errors import ConfigError, DataError
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.registry import build_model
 
@@ -36,27 +36,92 @@ def write_model(path: Path, model: GenerativeModel, family: str, extra: dict[str
 
 
 def read_config(path: Path) -> dict[str, Any]:
+    """The checkpoint's ``config.json``: a mapping with ``family``, ``config`` and ``data_info``."""
     cfg_file = Path(path) / CONFIG_FILE
     if not cfg_file.is_file():
-        raise DataError(f"checkpoint config not found: {cfg_file}")
+        raise DataError(f"checkpoint config not found: {cfg_file} (train the model first)")
     try:
-        return json.loads(cfg_file.read_text())
-    except json.JSONDecodeError as exc:
+        meta = json.loads(cfg_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"checkpoint config {cfg_file} is not valid JSON: {exc}") from None
+    missing = [k for k in ("family", "config", "data_info") if not isinstance(meta, dict) or k not in meta]
+    if missing:
+        raise DataError(f"checkpoint config {cfg_file} lacks {', '.join(map(repr, missing))}; it was not written by genmodels (train the model again)")
+    return meta
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first sentence of an exception's message (torch's are long and multi-line)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    return text.split(". ")[0].rstrip(".") if text else f"{type(exc).__name__} (empty or unreadable file)"
+
+
+def guess_family(state: dict[str, Any], info: DatasetInfo) -> str | None:
+    """The registered family whose default model's top-level state-dict names best match ``state``'s.
+
+    Only for error messages: a checkpoint stores no family in its weights, but each family's
+    top-level modules and buffers (``encoder``, ``generator``, ``log_probs`` ...) tell them apart.
+    """
+    from genmodels.models.core.registry import MODELS, model_class
+
+    found = {k.split(".")[0] for k in state}
+    best, best_score = None, 0.5  # require more than half of the names to agree
+    for family in MODELS.names():
+        try:
+            cls = model_class(family)
+            names = {k.split(".")[0] for k in cls(cls.config_cls(), info).state_dict()}
+        except Exception:  # a family that cannot be built for this data is not the answer
+            continue
+        score = len(found & names) / len(found | names) if found | names else 0.0
+        if score > best_score:
+            best, best_score = family, score
+    return best
+
+
+def _check_weights(weights: Path, state: Any, model: GenerativeModel, family: str) -> None:
+    """One clear DataError when ``state`` is not a state dict of ``model`` (another family, other sizes)."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DataError(f"checkpoint weights {weights} are not a state dict of tensors (train {family} again)")
+    expected = model.state_dict()
+    if set(state) != set(expected):
+        other = guess_family(state, model.info)
+        holds = f"a {other!r} model" if other and other != family else "weights of another model"
+        raise DataError(f"checkpoint weights {weights} hold {holds}, but its config.json expects family {family!r} (copy the whole model folder, or train {family} again)")
+    for key, value in expected.items():
+        if state[key].shape != value.shape:
+            raise DataError(f"checkpoint weights {weights}: {key} has shape {list(state[key].shape)}, but the config in config.json needs {list(value.shape)} (the weights come from a different configuration; train again)")
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> GenerativeModel:
-    """Rebuild a model from a checkpoint folder written by :func:`write_model`."""
+    """Rebuild a model from a checkpoint folder written by :func:`write_model`.
+
+    Any problem with the folder (missing or corrupt files, weights of another family or
+    configuration) raises :class:`DataError` naming the file.
+    """
     path = Path(path)
     meta = read_config(path)
-    model = build_model(meta["family"], meta["config"], DatasetInfo.from_json(meta["data_info"]))
+    family = meta["family"]
+    try:
+        info = DatasetInfo.from_json(meta["data_info"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"checkpoint config {path / CONFIG_FILE}: bad data_info ({_first_line(exc)})") from None
+    try:
+        model = build_model(family, meta["config"], info)
+    except KeyError as exc:  # unknown family: the registry's message lists the known ones
+        raise DataError(f"checkpoint config {path / CONFIG_FILE}: {exc.args[0]}") from None
+    except ConfigError as exc:
+        raise DataError(f"checkpoint config {path / CONFIG_FILE}: {exc}") from None
     weights = path / MODEL_FILE
     if not weights.is_file():
         raise DataError(f"checkpoint weights not found: {weights}")
+    if weights.stat().st_size == 0:
+        raise DataError(f"checkpoint weights {weights} are an empty file (train again)")
     try:
         state = torch.load(weights, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise DataError(f"cannot load checkpoint weights {weights}: {exc}") from None
+    except Exception as exc:  # truncation, garbage, pickled objects: many exception types
+        raise DataError(f"cannot load checkpoint weights {weights}: {_first_line(exc)} (the file is corrupt or truncated; train again)") from None
+    _check_weights(weights, state, model, family)
     model.load_state_dict(state)
     return model.to(map_location).eval()
 
