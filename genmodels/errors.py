@@ -17,3 +17,11 @@ class DataError(GenmodelsError, ValueError):
     """An input file is missing, unreadable or malformed."""
 
     exit_code = 2
+
+
+class ModelConfigError(ConfigError):
+    """A bad value in one model's section, whose key is named relative to it (``model.image_bins``).
+
+    Raised where only the family is known (a model checking its config against the data);
+    the CLI puts the model's name in front (``bn.model.image_bins``).
+    """

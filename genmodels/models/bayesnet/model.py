@@ -35,6 +35,7 @@ from torch import Tensor
 
 from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
+from genmodels.errors import ModelConfigError
 from genmodels.models.core.direct import DirectFitModel
 from genmodels.models.core.registry import register_model
 
@@ -112,6 +113,20 @@ def conditional_tables(counts: Tensor, parents: np.ndarray, n_states: int, ess: 
     return tables
 
 
+def _check_size(d: int, b: int, discrete: bool) -> None:
+    """ModelConfigError naming the key to lower when ``d`` variables x ``b`` states exceed the pair-count limit."""
+    if d * b <= _MAX_STATES:
+        return
+    key, fixed = ("image_bins", 0) if discrete else ("point_bins", 2)  # point data adds 2 tail states
+    most = _MAX_STATES // d - fixed
+    low = 2 if discrete else 1
+    advice = f"set model.{key} to at most {most}" if most >= low else "use smaller images or fewer dimensions (no bin count fits)"
+    raise ModelConfigError(
+        f"model.{key}: bayesnet with {d} variables x {b} states is too many for pairwise counts "
+        f"(variables x states must be at most {_MAX_STATES}); {advice}"
+    )
+
+
 @register_model("bayesnet")
 class BayesNet(DirectFitModel):
     config_cls = BayesNetConfig
@@ -126,13 +141,14 @@ class BayesNet(DirectFitModel):
             k = int(info.levels)
             b = config.image_bins or k
             if b > k:
-                raise ValueError(f"bayesnet.image_bins={b} exceeds the {k} levels of the data")
+                raise ModelConfigError(f"model.image_bins: {b} exceeds the {k} levels of the data; set at most {k}")
             first = torch.tensor([-(-i * k // b) for i in range(b + 1)])  # first level of each state: ceil(i K / B)
             self.register_buffer("first_level", first, persistent=False)
             self.register_buffer("level_state", torch.arange(k) * b // k, persistent=False)
         else:
             b = config.point_bins + 2  # state 0: below the range, 1..point_bins: bins, last: above
         self.n_states = b
+        _check_size(d, b, self.discrete)
         self.register_buffer("lo", torch.zeros(d, dtype=torch.float64))  # continuous: lower edge of bin 1
         self.register_buffer("width", torch.ones(d, dtype=torch.float64))  # continuous: bin width
         self.register_buffer("parents", torch.full((d,), -1, dtype=torch.int64))
