@@ -47,6 +47,14 @@ def test_unit_weights_reproduce_the_plain_metrics() -> None:
     assert full == pytest.approx(kid_from_features(REAL[:200], FAKE[:200], subsets=1, subset_size=200)[0], rel=1e-9)
 
 
+def test_a_weighted_fid_is_the_fid_of_the_resample_written_out() -> None:
+    """Multiplicity weights (zeros included) give the FID of the sets with rows repeated that often."""
+    rng = np.random.default_rng(4)
+    c_r, c_f = (np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64) for n in (300, 900))
+    explicit = fid_from_features(np.repeat(REAL, c_r.astype(int), axis=0), np.repeat(FAKE, c_f.astype(int), axis=0))
+    assert (c_r == 0).any() and weighted_fid(GEOM, c_r, c_f) == pytest.approx(explicit, rel=1e-9)
+
+
 def test_prdc_at_m_equals_n_averages_subsamples_of_the_real_sets_size() -> None:
     pts = prdc_points(GEOM, k=5, repeats=4, seed=9)
     rng = np.random.default_rng(9)
