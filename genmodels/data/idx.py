@@ -113,8 +113,10 @@ def require_path(cfg: DataConfig) -> Path:
     if cfg.path is None:
         raise ConfigError(f"data.path: required for dataset {cfg.name!r} (a local directory)")
     root = Path(cfg.path).expanduser()
+    if not root.exists():
+        raise DataError(f"data directory not found: {root} (data.path)")
     if not root.is_dir():
-        raise DataError(f"data directory not found: {root}")
+        raise DataError(f"data.path: {root} is a file; give the directory that holds the {cfg.name} files")
     return root
 
 

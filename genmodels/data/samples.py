@@ -3,11 +3,13 @@
 Parquet, one row per sample. Column ``x``: the flattened sample as
 ``fixed_size_list<float32>`` (images C x H x W row-major, values in [0, 1]); optional
 int64 column ``y``; schema metadata key ``shape`` holds the per-sample shape as JSON.
+A shape of more than one axis is an image, so its values must lie in [0, 1].
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,33 +58,63 @@ def write_samples(path: str | os.PathLike, samples: Samples) -> None:
     write_file(path, lambda tmp: pq.write_table(table, tmp))
 
 
+def _shape_from_metadata(path: Path, meta: dict[bytes, bytes], dim: int) -> tuple[int, ...]:
+    """The per-sample shape from the schema metadata (``(dim,)`` when absent), checked against the row length."""
+    if SHAPE_KEY not in meta:
+        return (dim,)
+    try:
+        raw = json.loads(meta[SHAPE_KEY])
+    except (ValueError, UnicodeDecodeError):
+        raw = None
+    if not isinstance(raw, list) or not raw or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in raw):
+        raise DataError(f"samples file {path}: schema metadata 'shape' is not a JSON list of positive integers such as [1, 8, 8] (got {meta[SHAPE_KEY][:60]!r})")
+    shape = tuple(raw)
+    if math.prod(shape) != dim:
+        raise DataError(f"samples file {path}: shape {list(shape)} does not match row length {dim}")
+    return shape
+
+
+def _labels(path: Path, table: pa.Table) -> np.ndarray | None:
+    """Column ``y`` as int64 (None when absent); integers without nulls only."""
+    if "y" not in table.column_names:
+        return None
+    col = table.column("y")
+    if not pa.types.is_integer(col.type) or col.null_count:
+        what = f"{col.null_count} null label(s)" if pa.types.is_integer(col.type) else f"type {col.type}"
+        raise DataError(f"samples file {path}: column 'y' must hold int64 class labels, found {what}")
+    return col.to_numpy().astype(np.int64)
+
+
 def read_samples(path: str | os.PathLike) -> Samples:
-    """Read a samples file; any problem raises :class:`DataError` naming the file."""
+    """Read a samples file; any problem raises :class:`DataError` naming the file.
+
+    Checked: the file is Parquet with a ``fixed_size_list`` column ``x`` of numbers (no
+    nulls, NaNs or infinities, at least one row) matching the ``shape`` metadata, an
+    integer ``y`` if present, and image values (a shape of more than one axis) in [0, 1].
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"samples file not found: {path}")
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise DataError(f"cannot read samples file {path}: {exc}") from None
-    meta = table.schema.metadata or {}
+        lines = str(exc).strip().splitlines()
+        raise DataError(f"cannot read samples file {path}: {lines[0] if lines else type(exc).__name__} (not a Parquet samples file, or truncated)") from None
     if "x" not in table.column_names:
-        raise DataError(f"samples file {path} has no column 'x'")
+        raise DataError(f"samples file {path} has no column 'x' (columns: {', '.join(table.column_names) or 'none'})")
     col = table.column("x").combine_chunks()
-    if not pa.types.is_fixed_size_list(col.type):
+    if not pa.types.is_fixed_size_list(col.type) or not (pa.types.is_floating(col.type.value_type) or pa.types.is_integer(col.type.value_type)):
         raise DataError(f"samples file {path}: column 'x' must be fixed_size_list<float32>, got {col.type}")
+    if len(col) == 0:
+        raise DataError(f"samples file {path} holds no samples (0 rows)")
+    if col.null_count:
+        raise DataError(f"samples file {path}: column 'x' has {col.null_count} null row(s)")
     dim = col.type.list_size
-    try:
-        shape = tuple(int(s) for s in json.loads(meta[SHAPE_KEY])) if SHAPE_KEY in meta else (dim,)
-    except (ValueError, TypeError):
-        raise DataError(f"samples file {path}: schema metadata 'shape' is not a JSON list") from None
-    if int(np.prod(shape)) != dim:
-        raise DataError(f"samples file {path}: shape {list(shape)} does not match row length {dim}")
-    flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    x = flat.reshape((len(col), *shape))
+    shape = _shape_from_metadata(path, table.schema.metadata or {}, dim)
+    flat = col.flatten().to_numpy(zero_copy_only=False)  # no null rows here; nulls inside a row read as NaN
+    x = flat.astype(np.float32).reshape((len(col), *shape))
     if not np.isfinite(x).all():
-        raise DataError(f"samples file {path}: column 'x' holds NaN or infinite values")
-    y = None
-    if "y" in table.column_names:
-        y = table.column("y").to_numpy().astype(np.int64)
-    return Samples(x=x, y=y)
+        raise DataError(f"samples file {path}: column 'x' holds NaN, null or infinite values")
+    if len(shape) > 1 and (x.min() < 0.0 or x.max() > 1.0):
+        raise DataError(f"samples file {path}: image values must lie in [0, 1], found {float(x.min()):.4g} to {float(x.max()):.4g} (clip or rescale them)")
+    return Samples(x=x, y=_labels(path, table))
