@@ -1,17 +1,20 @@
 """The ``genmodels`` command line: every DVC stage, plus ``metrics`` for any two sample files.
 
-Run from the project root (or set ``GENMODELS_ROOT``). User errors print one line
-``error: ...`` and exit non-zero (2 for bad params or input files).
+Run from the project root (or set ``GENMODELS_ROOT``). Errors print one line
+``error: ...`` and exit non-zero (2 for bad params, input files or usage, 1 otherwise);
+``genmodels --debug <command>`` shows the full traceback instead.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from pipelines.common import one_line_errors, project_root
+from pipelines.common import DEBUG_ENV, one_line_errors, project_root
 
 app = typer.Typer(
     add_completion=False,
@@ -19,6 +22,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Train, sample and evaluate generative models (the stages of dvc.yaml, runnable by hand).",
 )
+
+
+@app.callback()
+def options(debug: bool = typer.Option(False, "--debug", help="on an error, show the full traceback instead of one line")) -> None:
+    """Options that apply to every command."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # read by one_line_errors (and inherited by worker processes)
+
+
 ParamsOpt = typer.Option(None, "--params", help="params file relative to the project root (default: params.yaml)")
 
 
@@ -133,7 +145,21 @@ def tune(
 
 
 def main() -> None:
-    app()
+    """Run the command line; a usage error (unknown option, missing argument) is one line too."""
+    try:
+        code = app(standalone_mode=False)  # returns the exit code of typer.Exit (130 on Ctrl-C)
+    except typer.Abort:
+        print("Aborted!", file=sys.stderr, flush=True)
+        code = 1
+    except typer.TyperException as exc:  # click's usage errors, vendored by typer
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # bare ``genmodels``: the help text
+            typer.echo(ctx.get_help())
+            sys.exit(getattr(exc, "exit_code", 2))
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        print(f"error: {exc.format_message()}{hint}", file=sys.stderr, flush=True)
+        code = getattr(exc, "exit_code", 2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

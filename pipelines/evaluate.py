@@ -22,7 +22,7 @@ from genmodels.metrics.suite import MetricReport, evaluate
 from genmodels.models.core.base import GenerativeModel
 from genmodels.training.checkpoint import load_model
 from pipelines import paths
-from pipelines.common import load_info, log, params, stable_hash
+from pipelines.common import check_evaluator, load_info, log, params, stable_hash
 from pipelines.sample import draw
 from pipelines.variants import load_variant, seed_variants
 
@@ -77,6 +77,7 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
     model_dir = root / paths.model_dir(name)
     model = load_model(model_dir, device)
     extractor = load_extractor(root / paths.EVALUATOR, device)
+    check_evaluator(root / paths.EVALUATOR, info)
     ref = load_reference(root / paths.REFERENCE)
     fake = read_samples(root / paths.samples_file(name))
     if fake.shape != tuple(info.shape):

@@ -1,4 +1,8 @@
-"""Stage ``evaluator``: train the domain feature network, store it with the real test set's statistics."""
+"""Stage ``evaluator``: train the domain feature network, store it with the real test set's statistics.
+
+Its ``card.json`` records the data it was built for (:func:`pipelines.common.data_facts`), which
+every reader of the folder checks (:func:`pipelines.common.check_evaluator`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from genmodels.metrics.build import build_extractor
 from genmodels.metrics.features import save_extractor
 from genmodels.metrics.reference import compute_reference, save_reference
 from pipelines import paths
-from pipelines.common import load_prepared, log, params
+from pipelines.common import data_facts, load_prepared, log, params
 
 
 def run(root: Path, params_file: str | None = None) -> dict:
@@ -20,6 +24,6 @@ def run(root: Path, params_file: str | None = None) -> dict:
     with staged_dir(root / paths.EVALUATOR) as tmp:
         save_extractor(extractor, tmp)
         save_reference(tmp / paths.REFERENCE.name, compute_reference(extractor, data.test.x, data.test.y, data.train.x))
-        write_json(tmp / paths.EVALUATOR_CARD.name, {**card, "dataset": data.info.name, "test_size": len(data.test)})
+        write_json(tmp / paths.EVALUATOR_CARD.name, {**card, **data_facts(data.info), "test_size": len(data.test)})
     log("evaluator: " + ", ".join(f"{k}={v}" for k, v in card.items()))
     return card

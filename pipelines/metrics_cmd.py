@@ -12,7 +12,7 @@ from genmodels.errors import DataError
 from genmodels.metrics.config import EvaluateConfig
 from genmodels.metrics.features import extract_cached, load_extractor
 from genmodels.metrics.suite import evaluate, real_layers
-from pipelines.common import log
+from pipelines.common import check_sample_shape, log
 
 
 def external_info(extractor, shape: tuple[int, ...], x: np.ndarray) -> DatasetInfo:  # noqa: ANN001
@@ -29,6 +29,7 @@ def run(real: Path, fake: Path, evaluator: Path, out: Path, features_out: Path |
     r, f = read_samples(real), read_samples(fake)
     if r.shape != f.shape:
         raise DataError(f"sample shapes differ: {real} has {list(r.shape)}, {fake} has {list(f.shape)}")
+    check_sample_shape(evaluator, r.shape, real)
     info = external_info(extractor, r.shape, r.x)
     real_feats = extract_cached(extractor, r.x, real_layers(extractor), cache_dir)  # real features are reused across calls
     report, fake_feats = evaluate(real_feats, f.x, extractor, info, cfg, seed, real_labels=r.y)

@@ -23,7 +23,7 @@ from genmodels.metrics.reference import load_reference, real_features
 from genmodels.metrics.registry import NEEDS
 from genmodels.metrics.suite import evaluate
 from pipelines import paths
-from pipelines.common import load_info, log, params
+from pipelines.common import check_evaluator, load_info, log, params
 from pipelines.evaluate import save_resamples
 
 NO_MODEL = "reference row: real images, no model"
@@ -41,6 +41,7 @@ def run(root: Path, params_file: str | None = None) -> dict[str, dict]:
     p = params(root, params_file)
     info, device = load_info(root), resolve_device(p.scaling.use_gpu)
     extractor = load_extractor(root / paths.EVALUATOR, device)
+    check_evaluator(root / paths.EVALUATOR, info)
     ref = load_reference(root / paths.REFERENCE)
     train, test = read_samples(root / paths.TRAIN), read_samples(root / paths.TEST)
     results = {}

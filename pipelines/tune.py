@@ -20,7 +20,7 @@ from genmodels.metrics.reference import load_reference, real_features
 from genmodels.metrics.registry import tune_objectives
 from genmodels.training.tune_config import TuneConfig
 from pipelines import paths
-from pipelines.common import log, params, stable_hash, storage_path
+from pipelines.common import check_evaluator, log, params, stable_hash, storage_path
 from pipelines.train import build_job
 
 
@@ -64,6 +64,7 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
     job = build_job(root, p, model)
     train = read_samples(root / paths.TRAIN)
     extractor = load_extractor(root / paths.EVALUATOR)
+    check_evaluator(root / paths.EVALUATOR, job.info)
     ref = load_reference(root / paths.REFERENCE)
     real = real_features(ref)
     spec = {"name": extractor.name, "kwargs": extractor.kwargs, "state": {k: v.cpu() for k, v in extractor.state_dict().items()}}
