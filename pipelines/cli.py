@@ -135,12 +135,20 @@ def tune(
     model: str = typer.Option(..., "--model", help="the model section to search"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: $RAY_ADDRESS or a local instance)"),
     num_samples: Optional[int] = typer.Option(None, "--num-samples", min=1, help="trials (default: tune.num_samples)"),
-    resume: bool = typer.Option(False, "--resume", help="continue the interrupted search with the same params"),
+    resume: bool = typer.Option(False, "--resume", help="continue the interrupted search with the same params (a new one if there is none)"),
+    overrides: bool = typer.Option(False, "--overrides", help="print the best configuration as `dvc exp run` options (-S ...) and exit"),
     params: Optional[str] = ParamsOpt,
 ) -> None:
-    """Ray Tune search over the `tune.space` of one model; trials are MLflow child runs."""
+    """Ray Tune search over the `tune.space` of one model, scored on the validation split; trials are MLflow child runs.
+
+    Writes reports/tune-<model>.json and reports/tune-<model>.params.yaml. Train the best
+    configuration through the pipeline with: dvc exp run $(genmodels tune --model M --overrides)
+    """
     from pipelines import tune as stage
 
+    if overrides:
+        typer.echo(" ".join(stage.overrides(project_root(), model)))
+        return
     stage.run(project_root(), model, params, address, num_samples, resume)
 
 

@@ -3,6 +3,13 @@
 Trials write through an ``mlflow server`` (see :func:`genmodels.tracking.mlflow_adapter.tracking_server`),
 never many processes on one SQLite file. ``tracking`` dicts (uri, experiment id, parent run
 id) travel to the trials; an empty one turns recording off.
+
+The parent run is tagged ``genmodels.search=<search name>``, so a resumed search finds and
+reopens it instead of opening a second one; a child run is tagged with its Tune trial id, so
+a resumed trial continues its own run. Trials cannot end their runs reliably (Tune kills the
+actor of a trial it stops), so the driver ends every child run from the search's results
+(:func:`finish_trials`): FINISHED when the trial trained to the end, KILLED with
+``genmodels.outcome=stopped_early`` when the scheduler stopped it, FAILED when it raised.
 """
 
 from __future__ import annotations
@@ -14,73 +21,162 @@ from typing import Any
 
 from genmodels.tracking.mlflow_adapter import ensure_experiment, flatten
 
+SEARCH_TAG = "genmodels.search"
+TRIAL_TAG = "genmodels.trial_id"
+OUTCOME_TAG = "genmodels.outcome"  # completed | stopped_early | failed
+BEST_TAG = "genmodels.best"
+STATE_TAG = "genmodels.state"  # running | interrupted | finished | failed (the parent run)
+STATUS = {"completed": "FINISHED", "stopped_early": "KILLED", "failed": "FAILED"}
 
-def start_search(uri: str, root: Path, experiment: str, search: str, model: str, params: Mapping[str, Any]) -> dict[str, str]:
-    """Create the search's parent run with its flattened ``params``; returns the ``tracking`` dict for trials."""
+
+def _client(uri: str):  # noqa: ANN202
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+def find_parent(uri: str, experiment_id: str, search: str) -> str | None:
+    """Run id of the newest parent run of ``search`` in the experiment, or None."""
+    found = _client(uri).search_runs([experiment_id], filter_string=f"tags.`{SEARCH_TAG}` = '{search}'", order_by=["attributes.start_time DESC"], max_results=1)
+    return found[0].info.run_id if found else None
+
+
+def start_search(uri: str, root: Path, experiment: str, search: str, model: str, params: Mapping[str, Any], reuse: bool = False) -> dict[str, str]:
+    """Open the search's parent run (with ``reuse``: the existing one of ``search``, reopened); returns the ``tracking`` dict for trials."""
+    client = _client(uri)
     exp_id = ensure_experiment(uri, root, experiment)
-    parent = client.create_run(exp_id, run_name=f"tune-{model}", tags={"genmodels.search": search, "genmodels.model": model})
-    for k, v in flatten(params).items():
-        client.log_param(parent.info.run_id, k, v)
-    return {"uri": uri, "experiment_id": exp_id, "parent_run_id": parent.info.run_id}
+    run_id = find_parent(uri, exp_id, search) if reuse else None
+    if run_id is None:
+        parent = client.create_run(exp_id, run_name=f"tune-{model}", tags={SEARCH_TAG: search, "genmodels.model": model})
+        run_id = parent.info.run_id
+        items = list(flatten(params).items())
+        for i in range(0, len(items), 100):
+            from mlflow.entities import Param
+
+            client.log_batch(run_id, params=[Param(k, v) for k, v in items[i : i + 100]])
+    else:
+        client.update_run(run_id, status="RUNNING")
+    client.set_tag(run_id, STATE_TAG, "running")
+    return {"uri": uri, "experiment_id": exp_id, "parent_run_id": run_id}
 
 
-def finish_search(tracking: Mapping[str, str], metric: str | None = None, value: float | None = None, config: Mapping[str, Any] | None = None) -> None:
-    """Record the best trial on the parent run and end it: FINISHED with a best trial, FAILED without."""
-    from mlflow.tracking import MlflowClient
+def child_runs(tracking: Mapping[str, str]) -> dict[str, Any]:
+    """The search's child runs by trial id."""
+    client = _client(tracking["uri"])
+    runs = client.search_runs([tracking["experiment_id"]], filter_string=f"tags.`mlflow.parentRunId` = '{tracking['parent_run_id']}'", max_results=10_000)
+    return {r.data.tags.get(TRIAL_TAG): r for r in runs}
 
-    client = MlflowClient(tracking_uri=tracking["uri"])
+
+def finish_trials(tracking: Mapping[str, str], outcomes: Mapping[str, tuple[str, dict[str, str]]], best: str | None) -> None:
+    """End every child run by its trial's outcome (``{trial_id: (outcome, tags)}``); tag the best trial."""
+    client = _client(tracking["uri"])
+    for trial_id, run in child_runs(tracking).items():
+        if trial_id not in outcomes:
+            continue
+        outcome, tags = outcomes[trial_id]
+        for k, v in {OUTCOME_TAG: outcome, **tags}.items():
+            client.set_tag(run.info.run_id, k, str(v)[:5000])
+        if trial_id == best:
+            client.set_tag(run.info.run_id, BEST_TAG, "true")
+        elif BEST_TAG in run.data.tags:
+            client.delete_tag(run.info.run_id, BEST_TAG)
+        client.set_terminated(run.info.run_id, STATUS[outcome])
+
+
+def log_trial_metrics(tracking: Mapping[str, str], trial_id: str, metrics: Mapping[str, float]) -> None:
+    """Summary metrics (e.g. the test-split scores of a best trial) on a trial's child run."""
+    run = child_runs(tracking).get(trial_id)
+    if run is not None:
+        client = _client(tracking["uri"])
+        for k, v in metrics.items():
+            if v is not None and math.isfinite(v):
+                client.log_metric(run.info.run_id, k, float(v))
+
+
+def interrupt_search(tracking: Mapping[str, str]) -> None:
+    """Mark the parent run interrupted (KILLED); ``--resume`` reopens it."""
+    client = _client(tracking["uri"])
+    client.set_tag(tracking["parent_run_id"], STATE_TAG, "interrupted")
+    client.set_terminated(tracking["parent_run_id"], "KILLED")
+
+
+def finish_search(tracking: Mapping[str, str], metrics: Mapping[str, float] | None = None, best: Mapping[str, Any] | None = None) -> None:
+    """Record the best trial on the parent run and end it: FINISHED with a best trial, FAILED without.
+
+    The best configuration goes into tags (``genmodels.best.<key>``), not params: a resumed
+    search may find another best, and MLflow params cannot change.
+    """
+    client = _client(tracking["uri"])
     run_id = tracking["parent_run_id"]
-    if metric is None or value is None:
+    if not metrics:
+        client.set_tag(run_id, STATE_TAG, "failed")
         client.set_terminated(run_id, "FAILED")
         return
-    client.log_metric(run_id, f"best_{metric}", float(value))
-    for k, v in (config or {}).items():
-        client.log_param(run_id, f"best.{k}", v)
+    for k, v in metrics.items():
+        if v is not None and math.isfinite(v):
+            client.log_metric(run_id, k, float(v))
+    for k, v in (best or {}).items():
+        client.set_tag(run_id, f"{BEST_TAG}.{k}", str(v))
+    client.set_tag(run_id, STATE_TAG, "finished")
     client.set_terminated(run_id, "FINISHED")
 
 
 class child_run:  # noqa: N801 - used as a context manager
-    """An MLflow child run under the search's parent run (skipped without tracking)."""
+    """An MLflow child run under the search's parent run (skipped without tracking).
 
-    def __init__(self, tracking: dict, name: str, trial_id: str, config: dict[str, Any]) -> None:
-        self.tracking, self.name, self.trial_id, self.config = tracking, name, trial_id, config
+    A resumed trial reopens its run (found by trial id), skips the epochs it had logged
+    already, and the run stays RUNNING until the driver ends it; an exception ends it FAILED
+    with the error as a tag.
+    """
+
+    def __init__(self, tracking: dict, name: str, trial_id: str, config: dict[str, Any], tags: dict[str, str] | None = None) -> None:
+        self.tracking, self.name, self.trial_id, self.config, self.tags = tracking, name, trial_id, config, tags or {}
         self.client = None
-        self.epochs_run = 0
+        self.logged: set[int] = set()
 
     def __enter__(self) -> Callable[[dict[str, float]], None]:
         if not self.tracking:
             return lambda metrics: None
-        from mlflow.tracking import MlflowClient
-
-        self.client = MlflowClient(tracking_uri=self.tracking["uri"])
+        self.client = client = _client(self.tracking["uri"])
         exp, parent = self.tracking["experiment_id"], self.tracking["parent_run_id"]
-        found = self.client.search_runs([exp], filter_string=f"tags.`genmodels.trial_id` = '{self.trial_id}'", max_results=1)
+        found = client.search_runs([exp], filter_string=f"tags.`{TRIAL_TAG}` = '{self.trial_id}'", max_results=1)
         if found:
             self.run_id = found[0].info.run_id
+            client.update_run(self.run_id, status="RUNNING")
+            self.logged = {m.step for m in client.get_metric_history(self.run_id, "epoch_seconds")}
         else:
-            run = self.client.create_run(exp, run_name=self.name, tags={"mlflow.parentRunId": parent, "genmodels.trial_id": self.trial_id})
+            run = client.create_run(exp, run_name=self.name, tags={"mlflow.parentRunId": parent, TRIAL_TAG: self.trial_id})
             self.run_id = run.info.run_id
-            for k, v in self.config.items():
-                self.client.log_param(self.run_id, k, v)
+            from mlflow.entities import Param
+
+            params = [Param(k, str(v.item() if hasattr(v, "item") else v)) for k, v in self.config.items()]
+            client.log_batch(self.run_id, params=params)
+        for k, v in self.tags.items():
+            client.set_tag(self.run_id, k, v)
 
         def log(metrics: dict[str, float]) -> None:
+            from mlflow.entities import Metric
+
             step = int(metrics.get("epoch", 0))
-            self.epochs_run = step + 1
-            for k, v in metrics.items():
-                if k != "epoch" and isinstance(v, (int, float)) and math.isfinite(v):
-                    self.client.log_metric(self.run_id, k.replace("/", "_"), float(v), step=step)
+            if step in self.logged:
+                return
+            self.logged.add(step)
+            stamp = _now_ms()
+            batch = [Metric(k.replace("/", "_"), float(v), stamp, step) for k, v in metrics.items()
+                     if k != "epoch" and isinstance(v, (int, float)) and math.isfinite(v)]  # fmt: skip
+            client.log_batch(self.run_id, metrics=batch)
 
         return log
 
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
-        if self.client is None:
-            return
-        # Tune ends a trial it stops (ASHA, or after the last report) with SystemExit(0).
-        stopped = isinstance(exc, SystemExit) and not exc.code
-        if exc is not None and not stopped:
-            self.client.set_tag(self.run_id, "error", f"{type(exc).__name__}: {exc}"[:2000])
-        self.client.set_tag(self.run_id, "genmodels.epochs_run", str(self.epochs_run))
-        self.client.set_terminated(self.run_id, "FINISHED" if exc is None or stopped else "FAILED")
+        if self.client is None or exc is None or (isinstance(exc, SystemExit) and not exc.code):
+            return  # finished or stopped by Tune: the driver ends the run from the results
+        self.client.set_tag(self.run_id, "error", f"{type(exc).__name__}: {exc}"[:2000])
+        self.client.set_tag(self.run_id, OUTCOME_TAG, "failed")
+        self.client.set_terminated(self.run_id, "FAILED")
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
