@@ -32,8 +32,20 @@ def resolved(p: Params) -> dict:
     return out
 
 
+def check_names(p: Params) -> None:
+    """Names that registries resolve in later stages (the dataset, the feature extractor) must
+    exist now, so a misspelt one stops ``dvc repro`` here with the known names listed."""
+    from genmodels.data.registry import check_dataset_name
+    from genmodels.metrics.build import resolve_extractor_name
+
+    check_dataset_name(p.data.name)
+    if p.evaluator.extractor != "auto":  # "auto" depends on the data's kind, known after prepare
+        resolve_extractor_name(p.evaluator.extractor, "image")
+
+
 def run(root: Path, params_file: str | None = None) -> dict:
     p = params(root, params_file)
+    check_names(p)
     data = resolved(p)
     header = "# Written by the check stage: params.yaml with every default resolved. Do not edit.\n"
     write_text(root / paths.PARAMS_RESOLVED, header + yaml.safe_dump(data, sort_keys=False))

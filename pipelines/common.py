@@ -15,7 +15,7 @@ import typer
 
 from genmodels.config import Params, load_params
 from genmodels.data.base import DatasetInfo, PreparedData
-from genmodels.data.samples import read_samples
+from genmodels.data.samples import Samples, read_samples
 from genmodels.errors import DataError, GenmodelsError, ModelConfigError
 from pipelines import paths
 
@@ -116,8 +116,15 @@ def load_info(root: Path) -> DatasetInfo:
         raise DataError(f"dataset card {root / paths.CARD} lacks or garbles {first_line(exc)}; run the 'prepare' stage again") from None
 
 
+def read_prepared(root: Path, rel: Path) -> Samples:
+    """One prepared split; a missing one says which stage makes it."""
+    if not (root / rel).is_file():
+        raise DataError(f"samples file not found: {root / rel} (run the 'prepare' stage first)")
+    return read_samples(root / rel)
+
+
 def load_prepared(root: Path) -> PreparedData:
-    read = lambda p: read_samples(root / p)  # noqa: E731
+    read = lambda p: read_prepared(root, p)  # noqa: E731
     return PreparedData(train=read(paths.TRAIN), val=read(paths.VAL), test=read(paths.TEST), info=load_info(root))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from genmodels.data.base import DatasetInfo, PreparedData
 from genmodels.data.config import DataConfig
@@ -45,6 +45,8 @@ def read_png(path: Path) -> np.ndarray:
             im.load()
             target = _MODES.get(mode, (mode, 0))[0]
             arr = np.asarray(im if mode == target else im.convert(target))
+    except UnidentifiedImageError:
+        raise DataError(f"cannot read image {path}: not an image file (empty, damaged or another format)") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         text = str(exc).strip().splitlines()
         raise DataError(f"cannot read image {path}: {text[0] if text else type(exc).__name__}") from None

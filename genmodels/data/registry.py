@@ -19,16 +19,21 @@ def register_dataset(name: str) -> Callable[[Loader], Loader]:
     return DATASETS.register(name)
 
 
+def check_dataset_name(name: str) -> None:
+    """ConfigError naming ``data.name`` and the known datasets when ``name`` is not registered."""
+    import genmodels.data  # noqa: F401  (registers the built-in loaders)
+
+    if name not in DATASETS:
+        raise ConfigError(f"data.name: unknown dataset {name!r} (known: {', '.join(DATASETS.names())})")
+
+
 def load_dataset(cfg: DataConfig, seed: int) -> PreparedData:
     """Load the configured dataset with its three splits (deterministic for a given seed).
 
     Loaders return train and test; the validation split is then held out of train here,
     seeded and stratified by label, so every dataset gets one the same way.
     """
-    import genmodels.data  # noqa: F401  (registers the built-in loaders)
-
-    if cfg.name not in DATASETS:
-        raise ConfigError(f"data.name: unknown dataset {cfg.name!r} (known: {', '.join(DATASETS.names())})")
+    check_dataset_name(cfg.name)
     data = DATASETS.get(cfg.name)(cfg, seed)
     if len(data.train) < 4:
         raise ConfigError(f"data: {len(data.train)} training samples are too few to hold out a validation split")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,13 @@ def write_samples(path: str | os.PathLike, samples: Samples) -> None:
     write_file(path, lambda tmp: pq.write_table(table, tmp))
 
 
+def _arrow_reason(exc: BaseException) -> str:
+    """The gist of a pyarrow error: its first sentence, without the file name pyarrow repeats."""
+    lines = str(exc).strip().splitlines()
+    text = re.sub(r"^Could not open Parquet input source '.*?': ", "", lines[0] if lines else "")
+    return text.split(". ")[0].rstrip(".") or type(exc).__name__
+
+
 def _shape_from_metadata(path: Path, meta: dict[bytes, bytes], dim: int) -> tuple[int, ...]:
     """The per-sample shape from the schema metadata (``(dim,)`` when absent), checked against the row length."""
     if SHAPE_KEY not in meta:
@@ -98,8 +106,7 @@ def read_samples(path: str | os.PathLike) -> Samples:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for corrupt files
-        lines = str(exc).strip().splitlines()
-        raise DataError(f"cannot read samples file {path}: {lines[0] if lines else type(exc).__name__} (not a Parquet samples file, or truncated)") from None
+        raise DataError(f"cannot read samples file {path}: {_arrow_reason(exc)} (not a Parquet samples file, or truncated)") from None
     if "x" not in table.column_names:
         raise DataError(f"samples file {path} has no column 'x' (columns: {', '.join(table.column_names) or 'none'})")
     col = table.column("x").combine_chunks()
