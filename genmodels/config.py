@@ -130,17 +130,35 @@ class Params(StrictModel):
         return specs[name]
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` whose impossible dates (``2001-13-45``) are YAML errors with a line, not ValueErrors."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a valid date ({exc}); quote it if it is text", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     """Read and validate ``params.yaml``; every problem is one :class:`ConfigError` line."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"params file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        raw = yaml.load(text, Loader=_Loader) or {}  # noqa: S506  (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: invalid YAML") from None
+        problem = getattr(exc, "problem", None)
+        raise ConfigError(f"{path}{where}: invalid YAML" + (f" ({problem})" if problem else "")) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     return validate(Params, raw)
