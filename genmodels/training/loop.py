@@ -31,9 +31,11 @@ from genmodels.training import checkpoint as ckpt
 from genmodels.training import selection
 from genmodels.training.config import FitConfig
 
+RNG_FILE = "rng.pt"  # the global torch RNG state at the checkpoint (dropout draws from it)
+
 
 class TrainingDiverged(GenmodelsError):
-    """A loss became NaN or infinite."""
+    """A loss or its gradient became NaN or infinite."""
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,36 @@ class Restored:
     model_state: dict[str, torch.Tensor]
     trainer_state: dict[str, Any]
     best_state: dict[str, torch.Tensor] | None = None  # weights of the best validated epoch (select=best_val)
+    rng_state: dict[str, torch.Tensor] | None = None  # the global torch RNG at the checkpoint (None: an older checkpoint)
+
+
+def save_rng(path: Path, device: torch.device) -> None:
+    """Write the global torch RNG state (CPU, and the device's own on CUDA) to ``rng.pt``.
+
+    Layers that draw from the global generator while training (``nn.Dropout``) then continue
+    after a resume exactly where the uninterrupted run would be.
+    """
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    torch.save(state, path / RNG_FILE)
+
+
+def load_rng(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    """Set the global torch RNG to a state written by :func:`save_rng`."""
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def restore_dir(path: Path, device: torch.device) -> Restored:
-    """Read a checkpoint folder written by the loop (model, trainer state, best weights)."""
+    """Read a checkpoint folder written by the loop (model, trainer state, best weights, RNG state)."""
     state = torch.load(path / ckpt.MODEL_FILE, map_location=device, weights_only=True)
-    return Restored(model_state=state, trainer_state=ckpt.read_trainer_state(path), best_state=ckpt.read_best(path, device))
+    rng = path / RNG_FILE
+    rng_state = torch.load(rng, map_location="cpu", weights_only=True) if rng.is_file() else None
+    return Restored(
+        model_state=state, trainer_state=ckpt.read_trainer_state(path), best_state=ckpt.read_best(path, device), rng_state=rng_state,
+    )  # fmt: skip
 
 
 class WorkerContext(Protocol):
@@ -147,10 +173,11 @@ class _State:
     start_epoch: int
     best_state: dict[str, torch.Tensor] | None = None  # a copy of the best validated epoch's weights
 
-    def writer(self, job: TrainJob, epoch: int) -> Callable[[Path], None]:
+    def writer(self, job: TrainJob, epoch: int, device: torch.device) -> Callable[[Path], None]:
         def write(path: Path) -> None:
             ckpt.write_model(path, self.model, job.family, {"name": job.name})
             ckpt.write_trainer_state(path, self.optimizers, self.schedulers, epoch, self.history)
+            save_rng(path, device)
             if self.best_state is not None:
                 ckpt.write_best(path, self.best_state)
 
@@ -173,6 +200,8 @@ def _build_state(job: TrainJob, ctx: WorkerContext) -> _State:
         state.start_epoch = restored.trainer_state["epoch"] + 1
         state.history = restored.trainer_state["history"]
         state.best_state = restored.best_state
+        if restored.rng_state is not None:
+            load_rng(restored.rng_state, ctx.device)
     if ctx.world_size > 1:
         for t in model.state_dict().values():
             dist.broadcast(t, src=0)
@@ -189,7 +218,7 @@ def _fit_direct(job: TrainJob, state: _State, xt: Tensor, yt: Tensor | None, ctx
     elapsed = time.perf_counter() - t0
     row = {"epoch": 0.0, **{f"fit/{k}": float(v) for k, v in stats.items()}, "epoch_seconds": elapsed, "train_seconds": elapsed}
     state.history.append(row)
-    ctx.save(row, state.writer(job, 0))
+    ctx.save(row, state.writer(job, 0, ctx.device))
 
 
 def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tensor | None, ctx: WorkerContext) -> dict[str, float]:
@@ -209,16 +238,15 @@ def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tenso
         xb = xt[idx].to(ctx.device, non_blocking=True)
         yb = None if yt is None else yt[idx].to(ctx.device)
         for group, loss in model.training_losses(xb, yb, gen):
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"{job.name} diverged at epoch {epoch}: loss '{group}' is {loss.item()}")
             opt = state.optimizers[group]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             sync_gradients(group_params[group], ctx.world_size)
-            if fit.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(group_params[group], fit.grad_clip)
+            value, norm = _finite_or_raise(job, epoch, b, n_batches, group, loss, group_params[group])
+            if fit.grad_clip is not None:  # what clip_grad_norm_ does, with the norm already computed
+                torch.nn.utils.clip_grads_with_norm_(group_params[group], fit.grad_clip, norm)
             opt.step()
-            sums[group] = sums.get(group, 0.0) + loss.item()
+            sums[group] = sums.get(group, 0.0) + value
         steps += 1
     for s in state.schedulers.values():
         s.step()
@@ -228,6 +256,21 @@ def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tenso
         dist.all_reduce(vec)
         losses = dict(zip(losses, (vec / ctx.world_size).tolist()))
     return losses
+
+
+def _finite_or_raise(
+    job: TrainJob, epoch: int, step: int, n_steps: int, group: str, loss: Tensor, params: list[torch.nn.Parameter],
+) -> tuple[float, Tensor]:  # fmt: skip
+    """The step's loss (a float) and total gradient L2 norm (a tensor), read with one device
+    sync; NaN or inf in either stops the run, before the optimizer step, with :class:`TrainingDiverged`."""
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=loss.device)
+    value, norm_value = torch.stack([loss.detach().reshape(()).double(), norm.reshape(()).double()]).tolist()
+    if math.isfinite(value) and math.isfinite(norm_value):
+        return value, norm
+    what = f"loss '{group}' is {value}" if not math.isfinite(value) else f"the gradient norm of loss '{group}' is {norm_value} (loss {value:.6g})"
+    where = f"epoch {epoch}, step {step + 1} of {n_steps}"
+    raise TrainingDiverged(f"{job.name} diverged at {where}: {what}; lower fit.lr or set fit.grad_clip")
 
 
 def _validate(job: TrainJob, state: _State, epoch: int, xv: Tensor, ctx: WorkerContext) -> dict[str, float]:
@@ -271,7 +314,7 @@ def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: Worker
         state.history.append(row)
         if best_val and (epoch == job.fit.epochs - 1 or selection.stops(state.history, job.fit)):
             state.model.load_state_dict(state.best_state)  # the final checkpoint holds the selected weights
-        ctx.save(row, state.writer(job, epoch))
+        ctx.save(row, state.writer(job, epoch, ctx.device))
     return state.history
 
 

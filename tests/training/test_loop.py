@@ -17,11 +17,11 @@ from genmodels.training.loop import TrainingDiverged, TrainJob, train_worker
 INFO = DatasetInfo("digits", "image", (1, 8, 8), 17, 10, (0.0, 1.0))
 
 
-def job(epochs: int = 4, **fit) -> TrainJob:
+def job(epochs: int = 4, model: dict | None = None, **fit) -> TrainJob:
     return TrainJob.create(
         name="vae",
         family="vae",
-        model_config={"hidden": [32], "latent_dim": 4},
+        model_config={"hidden": [32], "latent_dim": 4, **(model or {})},
         fit={"epochs": epochs, "batch_size": 32, "lr": 1e-3, **fit},
         info=INFO,
         seed=7,
@@ -90,10 +90,38 @@ def test_divergence_stops_with_a_clear_error(data, tmp_path) -> None:
     x, y = data
     poisoned = x.copy()
     poisoned[:, 0, 0, 0] = np.nan  # every batch sees a NaN: the loss is NaN at the first step
-    with pytest.raises(TrainingDiverged, match=r"vae diverged at epoch 0: loss 'model' is nan"):
+    with pytest.raises(TrainingDiverged, match=r"vae diverged at epoch 0, step 1 of 8: loss 'model' is nan; lower fit.lr"):
         train_local(job(2), poisoned, y, tmp_path / "r")
 
 
 def test_unknown_group_lr_is_rejected(data, tmp_path) -> None:
     with pytest.raises(GenmodelsError, match="fit.group_lr: unknown optimizer group"):
         train_local(job(1, group_lr={"discriminator": 1e-3}), *data, tmp_path / "r")
+
+
+def test_a_huge_learning_rate_stops_at_the_first_non_finite_gradient(data, tmp_path) -> None:
+    """lr 1e8 blows the weights up after one step; with a standard normal prior the next
+    step's loss is still finite but its gradient norm is not: the run stops there, before the
+    optimizer applies it (with the VampPrior the loss itself is already inf, also caught)."""
+    with pytest.raises(
+        TrainingDiverged, match=r"^vae diverged at epoch 0, step 2 of 8: the gradient norm of loss 'model' is inf \(loss [0-9.e+]+\); lower fit.lr"
+    ):
+        train_local(job(2, model={"prior": "standard"}, lr=1e8), *data, tmp_path / "r")
+    assert not list((tmp_path / "r").glob("checkpoint_*"))  # nothing of the diverged epoch is kept
+
+
+def flow_job(epochs: int) -> TrainJob:
+    """A tiny flow whose MADE front end uses dropout: it draws from the global torch RNG."""
+    model = {"front_hidden": [32], "front_dropout": 0.5, "conv_width": 8, "scales": 1, "checker_layers": 1, "channel_layers": 0, "final_layers": 1}
+    return TrainJob.create(name="flow", family="flow", model_config=model, fit={"epochs": epochs, "batch_size": 64, "select": "last"}, info=INFO, seed=3)
+
+
+def test_a_resumed_run_continues_the_global_rng_so_dropout_draws_the_same_masks(data, tmp_path) -> None:
+    full = train_local(flow_job(3), *data, tmp_path / "full")
+    torch.manual_seed(12345)  # whatever the process did meanwhile, the checkpoint's RNG state wins
+    with pytest.raises(Crash):
+        train_worker(flow_job(3), *data, CrashingContext(tmp_path / "resumed", crash_after=1))
+    torch.rand(1000)
+    resumed = train_local(flow_job(3), *data, tmp_path / "resumed")
+    a, b = weights(full), weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
