@@ -3,6 +3,10 @@
 The checkpoint run is named ``<model>-<hash of everything that shapes training>`` under a
 fixed storage path, so re-running after an interruption resumes from the last epoch,
 while any change of params, data or seed starts a fresh run.
+
+SIGINT / SIGTERM stop the stage cleanly (:mod:`genmodels.training.interrupt`): no partial
+``models/<model>/``, the MLflow run ends KILLED, one line names the last checkpoint and the
+exit code is 130 / 143. A NaN or infinite loss or gradient ends it FAILED with exit code 1.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from genmodels.data import read_samples
 from genmodels.device import resolve_device
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.config import ScalingConfig
+from genmodels.training.interrupt import TrainingInterrupted, deferring, stop_on_signals
 from genmodels.training.local import train_local
 from genmodels.training.loop import TrainJob
 from genmodels.training.selection import VAL_KEY, best_so_far
@@ -76,12 +81,38 @@ def fit(root: Path, p: Params, job: TrainJob, run_name: str, backend: str, exclu
         from genmodels.training.ray_adapter import train_ray
 
         return train_ray(job, train.x, train.y, storage, run_name, p.scaling.num_workers, p.scaling.use_gpu, p.scaling.cpus_per_worker)
-    if "://" in storage:  # the in-process backend checkpoints to local disk only
+    return train_local(job, train.x, train.y, local_run_dir(root, p, run_name), str(resolve_device(p.scaling.use_gpu)))
+
+
+def local_run_dir(root: Path, p: Params, run_name: str) -> Path:
+    """Where the in-process backend keeps the run's checkpoints (local disk only)."""
+    storage = storage_path(root, p.scaling.storage_path)
+    if "://" in storage:
         storage = storage_path(root, None)
-    return train_local(job, train.x, train.y, Path(storage) / run_name, str(resolve_device(p.scaling.use_gpu)))
+    return Path(storage) / run_name
+
+
+def interrupted(exc: TrainingInterrupted, root: Path, p: Params, job: TrainJob, run_name: str, backend: str) -> TrainingInterrupted:
+    """``exc`` with a message that names the model, its last checkpoint and how to resume."""
+    from genmodels.models.core.registry import model_class
+
+    found = sorted(local_run_dir(root, p, run_name).glob(f"checkpoint_*/{ckpt.TRAINER_FILE}")) if backend == "local" else []
+    progress = "no checkpoint written yet"
+    if found:
+        last = found[-1].parent
+        total = 1 if model_class(job.family).direct_fit else job.fit.epochs
+        shown = last.relative_to(root) if last.is_relative_to(root) else last
+        progress = f"last checkpoint after epoch {int(last.name.split('_')[-1]) + 1} of {total} ({shown})"
+    return exc.with_message(f"train {job.name}: interrupted by {exc.signal_name}, {progress}; run the same command again to resume")
 
 
 def run(root: Path, name: str, params_file: str | None = None) -> dict:
+    """Train model ``name``; SIGINT / SIGTERM stop it cleanly (see the module docstring)."""
+    with stop_on_signals():
+        return _run(root, name, params_file)
+
+
+def _run(root: Path, name: str, params_file: str | None) -> dict:
     from genmodels.tracking.mlflow_adapter import model_run, write_run_file
 
     p = params(root, params_file)
@@ -95,12 +126,16 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
         mlrun.log_params({"model": name, "seed": p.seed, "data": p.data.model_dump(mode="json"), "scaling": p.scaling.model_dump(mode="json"), name: section})
         mlrun.set_tags({"genmodels.family": job.family, "genmodels.backend": backend, "genmodels.ray_run": run_name})
         t0 = time.perf_counter()
-        final = fit(root, p, job, run_name, backend)
-        wall = time.perf_counter() - t0
-        with staged_dir(out_dir) as tmp:
-            history = export_checkpoint(final, tmp, backend)
-            write_run_file(tmp / "mlflow.json", mlrun)
-            extras = train_variants(root, p, job, backend, tmp)  # seeds: and evaluate.holdout_class
+        try:
+            final = fit(root, p, job, run_name, backend)
+            wall = time.perf_counter() - t0
+            with deferring() as hold, staged_dir(out_dir) as tmp:
+                history = export_checkpoint(final, tmp, backend)
+                write_run_file(tmp / "mlflow.json", mlrun)
+                extras = train_variants(root, p, job, backend, tmp)  # seeds: and evaluate.holdout_class
+                hold()  # the swap into models/<model>/ completes before a signal takes effect
+        except TrainingInterrupted as exc:
+            raise interrupted(exc, root, p, job, run_name, backend) from None
         mlrun.log_history(history)
         summary = summarize(history, wall)
         mlrun.log_metrics({**summary, **extras})

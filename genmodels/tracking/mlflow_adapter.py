@@ -100,7 +100,10 @@ class Run:
 def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new: bool) -> Iterator[Run]:
     """Open (``new=True``: create, else reopen from ``run_file``) the model's run.
 
-    An exception inside the block marks the run FAILED with the error as a tag.
+    An exception inside the block ends the run FAILED, or KILLED for an interruption
+    (``KeyboardInterrupt``, or an error whose ``run_status`` is ``"KILLED"``, such as
+    :class:`genmodels.training.interrupt.TrainingInterrupted`); the reason is the ``error``
+    tag (``Type: message``) and the run's description (the message, as the CLI prints it).
     """
     mlflow = _mlflow(root)
     if mlflow.get_experiment_by_name(experiment) is None and user_tracking_uri() is None:
@@ -121,10 +124,17 @@ def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new:
     try:
         yield run
     except BaseException as exc:
-        mlflow.set_tag("error", f"{type(exc).__name__}: {exc}"[:5000])
-        mlflow.end_run(status="FAILED")
+        end_failed(mlflow, exc)
         raise
     mlflow.end_run(status="FINISHED")
+
+
+def end_failed(mlflow: Any, exc: BaseException) -> None:
+    """End the active run as FAILED or KILLED (see :func:`model_run`) with ``exc`` as the reason."""
+    killed = isinstance(exc, KeyboardInterrupt) or getattr(exc, "run_status", None) == "KILLED"
+    message = str(exc).strip().replace("\n", " ") or type(exc).__name__
+    mlflow.set_tags({"error": f"{type(exc).__name__}: {message}"[:5000], "mlflow.note.content": message[:5000]})
+    mlflow.end_run(status="KILLED" if killed else "FAILED")
 
 
 def write_run_file(run_file: Path, run: Run) -> None:

@@ -1,4 +1,9 @@
-"""In-process backend: the same loop as a Ray worker, rank 0 of 1, no Ray at all."""
+"""In-process backend: the same loop as a Ray worker, rank 0 of 1, no Ray at all.
+
+Each epoch's checkpoint is written to a temporary folder and renamed into place with
+signals held (:func:`genmodels.training.interrupt.held`), so an interruption leaves the
+newest complete checkpoint to resume from and never half of one.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import torch
 
 from genmodels.atomic import staged_dir
 from genmodels.training import checkpoint as ckpt
+from genmodels.training.interrupt import held
 from genmodels.training.loop import Restored, TrainJob, describe, restore_dir, train_worker
 
 KEEP = 2  # checkpoints kept per run
@@ -40,10 +46,11 @@ class LocalContext:
         return restore_dir(latest, self.device)
 
     def save(self, metrics: dict[str, float], write: Callable[[Path], None]) -> None:
-        with staged_dir(self.run_dir / f"checkpoint_{int(metrics['epoch']):06d}") as tmp:
-            write(tmp)
-        for old in self.checkpoints()[:-KEEP]:
-            shutil.rmtree(old, ignore_errors=True)
+        with held():
+            with staged_dir(self.run_dir / f"checkpoint_{int(metrics['epoch']):06d}") as tmp:
+                write(tmp)
+            for old in self.checkpoints()[:-KEEP]:
+                shutil.rmtree(old, ignore_errors=True)
         self.log(describe(metrics))
 
 

@@ -135,8 +135,24 @@ def test_an_exception_marks_the_run_failed_with_the_error(root: Path, client: Ml
     assert mlflow.active_run() is None  # ended, so the next stage can open its own
     stored = client.get_run(run.run_id)
     assert stored.info.status == "FAILED"
-    assert stored.data.tags["error"] == "ValueError: boom"
+    assert stored.data.tags["error"] == "ValueError: boom" and stored.data.tags["mlflow.note.content"] == "boom"
     assert stored.data.metrics == {"loss": 1.0}
+
+
+def test_an_interruption_marks_the_run_killed_with_the_reason(root: Path, client: MlflowClient) -> None:
+    import signal
+
+    from genmodels.training.interrupt import TrainingInterrupted
+
+    reason = "train vae: interrupted by SIGTERM, last checkpoint after epoch 2 of 9"
+    with pytest.raises(TrainingInterrupted), model_run(root, "stopped", "vae", root / "stopped" / RUN_FILE, new=True) as run:
+        raise TrainingInterrupted(signal.SIGTERM, reason)
+    stored = client.get_run(run.run_id)
+    assert stored.info.status == "KILLED"
+    assert stored.data.tags["mlflow.note.content"] == reason and stored.data.tags["error"] == f"TrainingInterrupted: {reason}"
+    with pytest.raises(KeyboardInterrupt), model_run(root, "stopped", "vae", root / "stopped" / RUN_FILE, new=True) as run:
+        raise KeyboardInterrupt
+    assert client.get_run(run.run_id).info.status == "KILLED"
 
 
 def test_artifacts_are_stored_under_the_root(root: Path, client: MlflowClient, tmp_path: Path) -> None:
