@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +87,21 @@ def outcome(result: Any) -> str | None:
     return "stopped_early" if metrics.get("done") else None
 
 
+def trial_params(path: str) -> dict[str, Any]:
+    """A trial's configuration from its ``params.json`` (a trial that failed before reporting has no result to carry it)."""
+    try:
+        return json.loads((Path(path) / "params.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def trial_rows(results: Any, metric: str) -> list[dict[str, Any]]:
     """One row per trial: id, configuration, last objective value, epochs trained, outcome."""
     rows = []
     for r in results:
         m = r.metrics or {}
         value = m.get(metric)
-        config = {k: v.item() if isinstance(v, np.generic) else v for k, v in (r.config or {}).items()}
+        config = {k: v.item() if isinstance(v, np.generic) else v for k, v in (r.config or trial_params(r.path)).items()}
         row = {"trial": Path(r.path).name, "config": config, metric: None if value is None else float(value),
                "epochs": int(m.get("training_iteration", 0)), "outcome": outcome(r)}  # fmt: skip
         if r.error is not None:
@@ -169,12 +178,14 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
     from ray import tune
 
     from genmodels.tracking.mlflow_adapter import tracking_server
-    from genmodels.tracking.tune_runs import finish_search, finish_trials, interrupt_search, log_trial_metrics, start_search
+    from genmodels.tracking.tune_runs import finish_search, finish_trials, interrupt_search, log_trial_metrics, reachable, start_search
     from genmodels.training.ray_adapter import ensure_ray
     from genmodels.training.tune_adapter import make_scheduler, make_searcher, search_space, trial_dirname, trial_fn
 
     p, cfg = search_config(root, params_file, model, num_samples)
     job = build_job(root, p, model)
+    if cfg.epochs is not None and job.fit.epochs != cfg.epochs:
+        job = replace(job, fit=job.fit.model_copy(update={"epochs": cfg.epochs}))
     train = read_samples(root / paths.TRAIN)
     extractor = load_extractor(root / paths.EVALUATOR)
     check_evaluator(root / paths.EVALUATOR, job.info)
@@ -215,11 +226,11 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
         ends = {r["trial"]: (r["outcome"], {"genmodels.epochs_run": r["epochs"], **({"error": r["error"]} if "error" in r else {})}) for r in rows if r["outcome"]}
         if any(r["outcome"] is None for r in rows):
             done = len(ends)
-            try:  # a Ctrl-C may have stopped the tracking server too: the parent is found again by its tag
+            if reachable(uri):  # a Ctrl-C stops the server started here too; --resume finds the parent by its tag
                 finish_trials(tracking, ends, None)
                 interrupt_search(tracking)
-            except Exception as exc:  # noqa: BLE001
-                log(f"tune {model}: could not mark the MLflow runs interrupted ({type(exc).__name__}); --resume reopens them")
+            else:
+                log(f"tune {model}: the tracking server stopped with the interruption; the runs stay RUNNING until --resume")
             raise SearchInterrupted(f"tune {model}: interrupted with {done} of {len(rows)} trials ended; state saved in {exp_path}; rerun with --resume to continue")
         best_rows = ranked(rows, cfg.metric, cfg.mode)
         if not best_rows:

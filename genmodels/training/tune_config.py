@@ -69,6 +69,11 @@ class TuneConfig(StrictModel):
     max_concurrent_trials: int = Field(2, ge=1)
     searcher: Literal["random", "optuna"] = "random"  # optuna: TPE through ray.tune.search.optuna (pip install genmodels[tune])
     scheduler: Literal["asha", "fifo"] = "asha"  # ASHA stops weak trials early (Li et al. 2020); fifo runs every trial to the end
+    # epochs each trial trains (ASHA's max_t), replacing the model's fit.epochs inside the search
+    # (the learning-rate schedule follows it); null: the model's own. A short budget ranks
+    # configurations by their early form, the usual multi-fidelity trade: 8 VAE trials at the
+    # default 200 epochs take ~15 min on 2 cores, at 30 a few minutes.
+    epochs: int | None = Field(30, ge=1)
     grace_period: int = Field(3, ge=1)  # epochs before ASHA may stop a trial (its first rung)
     reduction_factor: int = Field(3, ge=2)  # ASHA keeps the top 1/reduction_factor of the trials at each rung
     eval_samples: int = Field(500, ge=10)  # samples drawn per epoch and scored against the validation split

@@ -19,7 +19,9 @@ vae: {{model: {{hidden: [32], latent_dim: 4}}, fit: {{epochs: {epochs}, batch_si
 
 
 def write_params(root: Path, name: str, experiment: str, tune: str, epochs: int = 4) -> str:
-    """A params file ``name`` under ``root`` with a tiny VAE and the given ``tune:`` block (YAML text)."""
+    """A params file ``name`` under ``root`` with a tiny VAE trained ``epochs`` epochs (also in
+    its trials) and the given ``tune:`` block (YAML text)."""
+    tune = tune.replace("tune:\n", f"tune:\n  epochs: {epochs}\n", 1)
     (root / name).write_text(BASE.format(experiment=experiment, epochs=epochs) + tune)
     return name
 
