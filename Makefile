@@ -15,7 +15,7 @@ install: $(STAMP)
 
 $(STAMP): constraints.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[pipeline,dev]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[pipeline,tune,dev]" 2>&1 | grep -v "^WARNING: Location" || true
 	@$(VENV)/bin/python -c "import torch, ray, mlflow, dvc, genmodels" || (echo "install failed" >&2; exit 1)
 	@touch $@
 
@@ -31,6 +31,7 @@ ui: $(STAMP)
 bench: $(STAMP)
 	python benchmarks/bench_metrics.py
 	python benchmarks/bench_repro.py
+	python benchmarks/bench_tune.py
 
 clean:
 	rm -rf .ray_runs mlruns mlartifacts
