@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from genmodels.configbase import StrictModel, validate
+from genmodels.configbase import StrictModel, key_text, validate
 from genmodels.data.config import DataConfig
 from genmodels.errors import ConfigError
 from genmodels.metrics.config import EvaluateConfig, EvaluatorConfig
@@ -106,16 +106,16 @@ class Params(StrictModel):
         known = [*type(self).model_fields, *self.models]
         for key in sections:
             if key not in self.models:
-                raise ConfigError(f"{key}: unknown top-level key{closest(key, known)}; a model section must be listed under models:")
+                raise ConfigError(f"{key_text(key)}: unknown top-level key{closest(str(key), known)}; a model section must be listed under models:")
         resolved = {}
         for name, family in self.models.items():
             try:
                 cls = model_class(family)
             except KeyError as exc:
-                raise ConfigError(f"models.{name}: {exc.args[0]}") from None
+                raise ConfigError(f"models.{key_text(name)}: {exc.args[0]}") from None
             raw = sections.get(name)
             if not isinstance(raw, dict) and raw is not None:
-                raise ConfigError(f"{name}: a model section is a mapping with model and fit")
+                raise ConfigError(f"{key_text(name)}: a model section is a mapping with model and fit")
             section = validate(ModelSection, raw, name)
             config = validate(cls.config_cls, section.model, f"{name}.model")
             resolved[name] = ModelSpec(name=name, family=family, config=config, fit=section.fit)

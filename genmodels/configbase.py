@@ -16,6 +16,12 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
+def key_text(key: Any) -> str:
+    """A key as messages show it: as written when it prints on one line, else its repr (``'\\n'``)."""
+    text = str(key)
+    return text if text and text.isprintable() and text.strip() == text else repr(key)
+
+
 def _sibling_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Field names of the config class that holds the key at ``loc`` (empty when unknown)."""
     model: type[BaseModel] = cls
@@ -36,7 +42,7 @@ def format_validation_error(exc: ValidationError, prefix: str = "", cls: type[Ba
     inner = (err.get("ctx") or {}).get("error")
     if isinstance(inner, ConfigError):  # raised by a validator that already named the key
         return str(inner)
-    loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+    loc = ".".join(key_text(p) for p in (prefix, *err["loc"]) if p != "")
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         known = _sibling_keys(cls, tuple(err["loc"])) if cls is not None else []

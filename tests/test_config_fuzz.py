@@ -130,6 +130,8 @@ def test_in_range_values_load_as_written(tmp_path: Path, seed: int, test_fractio
         ("seed: 2001-13-45\n", "line 1: invalid YAML"),
         ("data: {limit: 2001-02-03}\n", "data.limit"),
         ("models: {1: gmm}\n", "models.1"),
+        ('"\\n": null\n', "'\\n': unknown top-level key"),  # keys with control characters are quoted: still one line
+        ('data: {"a\\tb": 1}\n', "data.'a\\tb': unknown key"),
     ],
 )
 def test_examples_found_by_fuzzing(tmp_path: Path, text: str, key: str) -> None:
