@@ -231,7 +231,7 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
                 interrupt_search(tracking)
             else:
                 log(f"tune {model}: the tracking server stopped with the interruption; the runs stay RUNNING until --resume")
-            raise SearchInterrupted(f"tune {model}: interrupted with {done} of {len(rows)} trials ended; state saved in {exp_path}; rerun with --resume to continue")
+            raise SearchInterrupted(f"tune {model}: interrupted with {done} of the {len(rows)} trials started so far ended; state saved in {exp_path}; rerun with --resume to continue")
         best_rows = ranked(rows, cfg.metric, cfg.mode)
         if not best_rows:
             finish_trials(tracking, ends, None)

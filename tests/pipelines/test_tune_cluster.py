@@ -50,12 +50,12 @@ def our_processes(marks: tuple[str, ...]) -> list:
 def cluster():  # noqa: ANN201
     """Head (1 CPU) + one more node (1 CPU) on 127.0.0.1; yields the address; stops only these processes."""
     import psutil
-    import ray
 
-    ray.shutdown()
     port = free_port()
     temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "token"  # token auth (Ray >= 2.5x) on every side: nodes, this client, the CLI
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
     subprocess.run([str(BIN / "ray"), "get-auth-token", "--generate"], capture_output=True, env=env, timeout=60)
     address = f"127.0.0.1:{port}"
@@ -70,6 +70,7 @@ def cluster():  # noqa: ANN201
             assert out.returncode == 0, out.stdout[-1500:] + out.stderr[-1500:]
         yield address
     finally:
+        os.environ.pop("RAY_AUTH_MODE", None) if saved is None else os.environ.update(RAY_AUTH_MODE=saved)
         procs = our_processes((f"127.0.0.1:{port}", temp))
         for p in procs:
             try:
@@ -82,17 +83,19 @@ def cluster():  # noqa: ANN201
                 p.kill()
 
 
-def test_trials_run_on_more_than_one_node(cluster: str, tune_root: Path) -> None:
-    import ray
+def alive_nodes(address: str) -> int:
+    """Alive nodes of the cluster, asked from a fresh process (Ray reads RAY_AUTH_MODE when imported)."""
+    code = f"import ray; ray.init(address={address!r}, logging_level='ERROR'); print(sum(n['Alive'] for n in ray.nodes()))"
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+    out = subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    return int(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else 0
 
-    ray.init(address=cluster, include_dashboard=False, logging_level="ERROR")
-    try:
-        deadline = time.monotonic() + 120
-        while len([n for n in ray.nodes() if n["Alive"]]) < 2:
-            assert time.monotonic() < deadline, "the second node did not join"
-            time.sleep(1)
-    finally:
-        ray.shutdown()
+
+def test_trials_run_on_more_than_one_node(cluster: str, tune_root: Path) -> None:
+    deadline = time.monotonic() + 120
+    while alive_nodes(cluster) < 2:
+        assert time.monotonic() < deadline, "the second node did not join"
+        time.sleep(2)
     params = write_params(tune_root, "tune-cluster.yaml", "tunecluster", TUNE, epochs=2)
     out = cli(tune_root, "tune", "--model", "vae", "--params", params, "--address", cluster, RAY_AUTH_MODE="token")
     assert out.returncode == 0, out.stderr[-3000:]
