@@ -371,5 +371,23 @@ def test_debug_shows_the_traceback(base: Path, tmp_path: Path) -> None:
     assert out.stderr.strip().splitlines()[-1].startswith("genmodels.errors.DataError: checkpoint weights")
 
 
+
+def test_an_unexpected_error_is_one_line_too(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real input is known to reach this path (that would be a bug), so the wrapper is called directly."""
+    from pipelines.common import DEBUG_ENV, one_line_errors
+
+    @one_line_errors
+    def broken() -> None:
+        raise RuntimeError("shapes (3, 4) and (5, 6) do not fit\nsecond line")
+
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        broken()
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == "error: unexpected RuntimeError: shapes (3, 4) and (5, 6) do not fit (rerun with --debug for the traceback)\n"
+    monkeypatch.setenv(DEBUG_ENV, "1")
+    with pytest.raises(RuntimeError, match="do not fit"):
+        broken()
+
 if __name__ == "__main__":
     serve(Path(sys.argv[1]))
