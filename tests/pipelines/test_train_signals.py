@@ -23,6 +23,7 @@ import pytest
 import torch
 import yaml
 
+pytestmark = pytest.mark.integration  # four CLI processes (~15 s each of torch/MLflow start-up on 2 cores)
 EPOCHS = 40  # long enough to be interrupted twice after a checkpoint, ~3 s of training
 TINY = {
     "experiment": "signals",
