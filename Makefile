@@ -25,8 +25,9 @@ repro: $(STAMP)
 test: $(STAMP)
 	python -m pytest -q
 
+PORT ?= 5000
 ui: $(STAMP)
-	mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" --host 127.0.0.1 --port 5000
+	genmodels ui --port $(PORT)
 
 bench: $(STAMP)
 	python benchmarks/bench_metrics.py

@@ -6,9 +6,12 @@ scores exactly what the pipeline would write.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 from pydantic import Field
+from tqdm import tqdm
 
 from genmodels.configbase import StrictModel
 from genmodels.models.core.base import GenerativeModel
@@ -28,7 +31,9 @@ def draw_samples(model: GenerativeModel, n: int, seed: int, batch_size: int = 50
     Images are clipped to [0, 1], the samples-file contract; points are left as drawn.
     """
     gen = torch.Generator(device=model.device).manual_seed(seed)
-    parts = [model.sample(min(batch_size, n - s), gen, temperature).float().cpu() for s in range(0, n, batch_size)]
+    starts = range(0, n, batch_size)
+    bar = tqdm(starts, desc="sampling", unit="batch", leave=False, disable=len(starts) < 2 or not sys.stderr.isatty())  # quiet off a terminal
+    parts = [model.sample(min(batch_size, n - s), gen, temperature).float().cpu() for s in bar]
     x = torch.cat(parts).numpy()
     if model.info.kind == "image":
         x = np.clip(x, 0.0, 1.0)

@@ -72,10 +72,26 @@ def train(model: str = typer.Argument(..., help="a model section listed under mo
 
 @app.command()
 @one_line_errors
-def sample(model: str = typer.Argument(...), params: Optional[str] = ParamsOpt) -> None:
-    """Draw samples -> samples/<model>.parquet and samples/<model>.png."""
+def sample(
+    model: Optional[str] = typer.Argument(None, help="a model section listed under models: (or use --model-uri)"),
+    params: Optional[str] = ParamsOpt,
+    model_uri: Optional[str] = typer.Option(None, "--model-uri", help="a registered model, models:/<name>/<version>, to draw from instead"),
+    n: int = typer.Option(1000, "--n", min=1, help="with --model-uri: how many samples"),
+    out: Optional[Path] = typer.Option(None, "--out", help="with --model-uri: the samples file to write (.parquet)"),
+    seed: int = typer.Option(0, "--seed", help="with --model-uri: the sampling seed"),
+) -> None:
+    """Draw samples -> samples/<model>.parquet and samples/<model>.png; or, with --model-uri, from a registered model -> --out."""
     from pipelines import sample as stage
 
+    if model_uri is not None:
+        if model is not None or out is None:
+            raise typer.BadParameter("with --model-uri give --out F.parquet and no model name", param_hint="--model-uri")
+        from pipelines.sample_uri import from_registry
+
+        from_registry(project_root(), model_uri, n, out, seed)
+        return
+    if model is None:
+        raise typer.BadParameter("name a model (a section under models:) or give --model-uri models:/<name>/<version>", param_hint="MODEL")
     stage.run(project_root(), model, params)
 
 
@@ -104,6 +120,18 @@ def report(params: Optional[str] = ParamsOpt) -> None:
     from pipelines import report as stage
 
     stage.run(project_root(), params)
+
+
+@app.command()
+@one_line_errors
+def ui(
+    port: int = typer.Option(5000, "--port", min=0, max=65535, help="port on 127.0.0.1 (0: any free port)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+) -> None:
+    """The MLflow UI over the project's tracking store (mlflow.db at the root, or MLFLOW_TRACKING_URI)."""
+    from pipelines import ui as stage
+
+    raise typer.Exit(stage.run(project_root(), host, port))
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from genmodels.training.checkpoint import load_model
 from pipelines import paths
 from pipelines.common import check_evaluator, load_info, log, params, stable_hash
 from pipelines.sample import draw
+from pipelines.summary import headline
 from pipelines.variants import load_variant, seed_variants
 
 
@@ -69,8 +71,9 @@ def across_seeds_of(root: Path, p: Params, name: str, first: dict[str, float | N
 
 
 def run(root: Path, name: str, params_file: str | None = None) -> dict:
-    from genmodels.tracking.mlflow_adapter import model_run
+    from genmodels.tracking.mlflow_adapter import NOTE_TAG, closed_run
 
+    started = time.perf_counter()
     p = params(root, params_file)
     info = load_info(root)
     device = resolve_device(p.scaling.use_gpu)
@@ -97,12 +100,16 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
         result = {**result, **seeds, "notes": notes}
     write_json(root / paths.metrics_file(name), result)
     save_resamples(root / paths.resamples_file(name), report.arrays)
-    with model_run(root, p.experiment, name, model_dir / "mlflow.json", new=False) as mlrun:
+    # into the training run without reopening it: the run's duration stays the training time
+    with closed_run(root, p.experiment, name, model_dir / "mlflow.json") as mlrun:
         mlrun.log_metrics({**report.metrics, **report.extra, **{k: v for k, v in seeds.items() if k.endswith((MEAN_SUFFIX, SD_SUFFIX))}})
-        mlrun.set_tags(dvc_lock_tags(root, name))
+        mlrun.set_tags({**dvc_lock_tags(root, name), NOTE_TAG: headline(result)})
         mlrun.log_artifact(root / paths.metrics_file(name), "metrics")
         if (root / paths.samples_png(name)).is_file():
             mlrun.log_artifact(root / paths.samples_png(name), "samples")
+        if (root / paths.figures_dir(name)).is_dir():
+            mlrun.log_artifact(root / paths.figures_dir(name), "figures")
+        mlrun.log_metrics({"evaluate_seconds": time.perf_counter() - started})
     shown = ", ".join(f"{k}={v:.4g}" for k, v in report.metrics.items() if v is not None)
     log(f"evaluate {name}: {shown}")
     return result

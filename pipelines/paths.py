@@ -49,6 +49,17 @@ def samples_png(name: str) -> Path:
     return Path("samples") / f"{name}.png"
 
 
+def figures_dir(name: str) -> Path:
+    """figures/<model>/: the report's pictures of a model (sample@<model>) and its training curves."""
+    return Path("figures") / name
+
+
+INTERPOLATION_PNG = "interpolation.png"  # inside figures/<model>/: latent interpolation strip (families with a latent)
+NEIGHBOURS_PNG = "neighbours.png"  # inside figures/<model>/: samples beside their nearest training images
+CURVES_FILE = "training.json"  # inside figures/<model>/: the per-epoch history (DVC plots)
+INDEX_HTML = REPORTS / "index.html"  # the self-contained report
+
+
 def resamples_file(name: str) -> Path:
     """Per-resample bootstrap values of a row's sample metrics (paired comparisons in the report)."""
     return RESAMPLES / f"{name}.npz"

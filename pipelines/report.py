@@ -21,6 +21,9 @@ from genmodels.metrics.resampling import paired_probability
 from genmodels.metrics.seeds import MEAN_SUFFIX, PER_SEED, SD_SUFFIX, headline_keys
 from pipelines import paths
 from pipelines.common import log, params
+from pipelines.report_html import page
+from pipelines.report_mlflow import publish
+from pipelines.summary import HEADLINE
 
 REFERENCE_FAMILY = "(reference)"
 RANKED_BY = "fid"  # the metric whose significance groups the leaderboard shows
@@ -160,5 +163,7 @@ def run(root: Path, params_file: str | None = None) -> list[dict]:
     write_text(root / paths.LEADERBOARD_CSV, buf.getvalue())
     also = (HOLDOUT_KEY,) if p.evaluate.holdout_class is not None else ()
     write_text(root / paths.LEADERBOARD_MD, markdown(table, columns, sentence, also))
-    log(f"report: {len(table)} model(s) -> {paths.LEADERBOARD_MD}")
+    write_text(root / paths.INDEX_HTML, page(root, f"genmodels report: {p.experiment}", table, columns, sentence, cell, p.seed))
+    log(f"report: {len(table)} model(s) -> {paths.LEADERBOARD_MD}, {paths.INDEX_HTML}")
+    publish(root, p.experiment, table, markdown(table, [k for k, _ in HEADLINE if k in columns], sentence))
     return table

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from genmodels.errors import GenmodelsError
+
 RUN_FILE = "mlflow.json"
 
 
@@ -39,6 +41,7 @@ def _mlflow(root: Path):  # noqa: ANN202
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     named = user_tracking_uri()
+    check_reachable(tracking_uri(root))
     mlflow.set_tracking_uri(tracking_uri(root))
     if named is None:  # MLflow 3 also exports the URI to the environment; keep it ours, per root
         os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -109,7 +112,7 @@ def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new:
     if mlflow.get_experiment_by_name(experiment) is None and user_tracking_uri() is None:
         # the default local store keeps artifacts beside mlflow.db, whatever the working directory
         mlflow.create_experiment(experiment, artifact_location=(root / "mlartifacts").resolve().as_uri())
-    mlflow.set_experiment(experiment)
+    mark_model_training(mlflow.MlflowClient(), mlflow.set_experiment(experiment).experiment_id)
     run_id = None
     if not new and run_file.is_file():
         run_id = json.loads(run_file.read_text()).get("run_id")
@@ -120,7 +123,7 @@ def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new:
     active = mlflow.start_run(run_id=run_id, run_name=None if run_id else model_name)
     run = Run(mlflow, active.info.run_id)
     if run_id is None:
-        run.set_tags({"genmodels.model": model_name, "git_commit": git_commit(root)})
+        run.set_tags({"genmodels.model": model_name, **pipeline_tags(root)})
     try:
         yield run
     except BaseException as exc:
@@ -207,6 +210,227 @@ def ensure_experiment(uri: str, root: Path, name: str) -> str:
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    return client.create_experiment(name)
+    exp_id = exp.experiment_id if exp is not None else client.create_experiment(name)
+    mark_model_training(client, exp_id)
+    return exp_id
+
+
+# --- What the MLflow UI shows: the experiment's kind, pipeline tags, closed runs, the registry ---
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"  # read by the MLflow 3 UI to pick its layout
+EXPERIMENT_KIND = "custom_model_development"  # "model training" (without it the UI may open a GenAI page)
+NOTE_TAG = "mlflow.note.content"  # the description shown at the top of a run's or experiment's page
+
+
+def mark_model_training(client: Any, experiment_id: str) -> None:
+    """Tag the experiment as model training (the UI's layout for it) and save the runs table's
+    Leaderboard view (:func:`leaderboard_view`)."""
+    client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    client.set_experiment_tag(experiment_id, VIEW_TAG, leaderboard_view())
+
+
+def dvc_lock_hash(root: Path) -> str | None:
+    """A short sha256 of ``dvc.lock`` (the same lock, the same pipeline run), or None without one."""
+    import hashlib
+
+    lock = root / "dvc.lock"
+    return hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.is_file() else None
+
+
+def pipeline_tags(root: Path) -> dict[str, str]:
+    """Tags that tell one pipeline run from another: the git commit (also under MLflow's own
+    ``mlflow.source.git.commit``, shown in the UI) and the ``dvc.lock`` hash."""
+    commit = git_commit(root)
+    tags = {"git_commit": commit, "mlflow.source.git.commit": commit, "dvc_lock": dvc_lock_hash(root)}
+    return {k: v for k, v in tags.items() if v}
+
+
+class ClientRun(Run):
+    """A handle that logs into an existing run through ``MlflowClient`` without reopening it:
+    its status and end time (so its duration, the training time) stay as they were."""
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in flatten(params).items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
+
+    def log_metrics(self, metrics: Mapping[str, float | None], step: int | None = None) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k.replace("/", "_"), float(v), now, step or 0) for k, v in metrics.items() if v is not None and math.isfinite(float(v))]
+        for i in range(0, len(items), 500):
+            self.client.log_batch(self.run_id, metrics=items[i : i + 500])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)) for k, v in tags.items() if v is not None]
+        if items:
+            self.client.log_batch(self.run_id, tags=items)
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        if path.is_dir():
+            self.client.log_artifacts(self.run_id, str(path), artifact_path=artifact_path)
+        else:
+            self.client.log_artifact(self.run_id, str(path), artifact_path=artifact_path)
+
+
+def _client(root: Path, experiment: str) -> tuple[Any, str]:
+    """A client on the project's store and the experiment's id (created, marked, artifacts under the root)."""
+    mlflow = _mlflow(root)
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        location = (root / "mlartifacts").resolve().as_uri() if user_tracking_uri() is None else None
+        exp_id = client.create_experiment(experiment, artifact_location=location)
+    else:
+        exp_id = exp.experiment_id
+    mark_model_training(client, exp_id)
+    return client, exp_id
+
+
+def stored_run_id(client: Any, run_file: Path) -> str | None:
+    """The run id in ``run_file`` when that run exists in the client's store (else None)."""
+    if not run_file.is_file():
+        return None
+    run_id = json.loads(run_file.read_text()).get("run_id")
+    try:
+        client.get_run(run_id)
+    except Exception:
+        return None
+    return run_id
+
+
+@contextmanager
+def closed_run(root: Path, experiment: str, model_name: str, run_file: Path) -> Iterator[Run]:
+    """Log evaluation results into the model's training run (from ``run_file``) without
+    reopening it, so the run's duration stays the training time; an evaluation that fails
+    leaves the run's status alone and records ``evaluate_error``. Without a stored run
+    (another store, or no train stage) a new run is opened and closed as :func:`model_run` does."""
+    client, _ = _client(root, experiment)
+    run_id = stored_run_id(client, run_file)
+    if run_id is None:
+        with model_run(root, experiment, model_name, run_file, new=True) as run:
+            yield run
+        return
+    run = ClientRun(client, run_id)
+    try:
+        yield run
+    except BaseException as exc:
+        run.set_tags({"evaluate_error": f"{type(exc).__name__}: {exc}"[:5000]})
+        raise
+
+
+def describe_experiment(root: Path, experiment: str, text: str) -> None:
+    """Set the experiment's description (shown on its page above the runs) and mark its kind."""
+    client, exp_id = _client(root, experiment)
+    client.set_experiment_tag(exp_id, NOTE_TAG, text)
+
+
+def tag_runs(root: Path, experiment: str, run_files: Mapping[str, Path], tags: Mapping[str, Any]) -> dict[str, str]:
+    """Set ``tags`` on every stored run named in ``run_files`` (left closed); returns name -> run id."""
+    client, _ = _client(root, experiment)
+    found = {}
+    for name, run_file in run_files.items():
+        run_id = stored_run_id(client, run_file)
+        if run_id is not None:
+            ClientRun(client, run_id).set_tags(tags)
+            found[name] = run_id
+    return found
+
+
+def log_report_run(root: Path, experiment: str, files: list[Path], tags: Mapping[str, Any]) -> str:
+    """One run named ``report`` holding the report's files (``index.html``, the leaderboard)."""
+    client, exp_id = _client(root, experiment)
+    run_id = client.create_run(exp_id, run_name="report", tags={"genmodels.report": "true", **pipeline_tags(root)}).info.run_id
+    run = ClientRun(client, run_id)
+    run.set_tags(tags)
+    for f in files:
+        run.log_artifact(f, "report")
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def register_version(root: Path, name: str, run_id: str, artifact_path: str, tags: Mapping[str, Any], description: str) -> tuple[str, bool]:
+    """Register ``artifact_path`` of run ``run_id`` as a version of registered model ``name``
+    (created if missing) with ``tags`` and ``description``; when the latest version already
+    comes from that run, only its tags and description are refreshed. Returns (version, new)."""
+    mlflow = _mlflow(root)
+    client = mlflow.MlflowClient()
+    clean = {k: str(v) for k, v in tags.items() if v is not None}
+    try:
+        client.get_registered_model(name)
+    except Exception:
+        client.create_registered_model(name, description="genmodels: the best model of its family by FID (the report stage)")
+    latest = client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"], max_results=1)
+    if latest and latest[0].run_id == run_id:
+        version, new = latest[0].version, False
+    else:
+        source = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{artifact_path}"
+        version, new = client.create_model_version(name, source, run_id=run_id).version, True
+    for k, v in clean.items():
+        client.set_model_version_tag(name, version, k, v)
+    client.update_model_version(name, version, description=description)
+    return str(version), new
+
+
+def download(root: Path, uri: str, dest: Path) -> Path:
+    """Download ``uri`` (``models:/<name>/<version>``, ``runs:/...``) from the project's store into ``dest``."""
+    mlflow = _mlflow(root)
+    dest.mkdir(parents=True, exist_ok=True)
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest)))
+
+
+class TrackingServerDown(GenmodelsError):
+    """``MLFLOW_TRACKING_URI`` names a server that does not answer."""
+
+    exit_code = 1
+
+
+def check_reachable(uri: str, timeout: float = 3.0) -> None:
+    """One line instead of minutes of retries when ``uri`` is an MLflow server that is down."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return  # it answers (a proxy may guard /health): let MLflow speak for itself
+    except (OSError, urllib.error.URLError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingServerDown(f"the MLflow server {uri} (MLFLOW_TRACKING_URI) does not answer ({reason}): start it "
+                                 "(genmodels ui, or mlflow server) or unset MLFLOW_TRACKING_URI to record into the project's mlflow.db") from None  # fmt: skip
+
+
+# The runs table's saved view "Leaderboard" (Views menu; or ?viewStateShareKey=leaderboard): the
+# headline metrics as the first columns, best FID first. The MLflow 3 UI keeps saved views as
+# experiment tags ``mlflow.sharedViewState.<key>`` holding {name, createdAt, state: JSON text}.
+VIEW_KEY = "leaderboard"
+VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
+VIEW_METRICS = ("fid", "fid_ci_low", "fid_ci_high", "nll_bits_per_dim", "is", "precision", "recall", "ppl", "train_seconds")
+
+
+def leaderboard_view() -> str:
+    """The saved view's tag value."""
+    state = {
+        "searchFilter": "",
+        "orderByKey": "metrics.`fid`",
+        "orderByAsc": True,
+        "selectedColumns": [f"metrics.`{k}`" for k in VIEW_METRICS] + ["tags.`genmodels.family`"],
+    }
+    return json.dumps({"name": "Leaderboard", "createdAt": 0, "updatedAt": 0, "state": json.dumps(state)})
+
+
+def experiment_page(base_url: str, experiment_id: str) -> str:
+    """The UI address of the experiment's runs in the model-training layout with the Leaderboard view."""
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning&viewStateShareKey={VIEW_KEY}"

@@ -22,7 +22,7 @@ def body(name: str) -> dict:
 
 
 def outs(stage: dict) -> list[str]:
-    items = stage.get("outs", []) + stage.get("metrics", [])
+    items = stage.get("outs", []) + stage.get("metrics", []) + stage.get("plots", [])
     return [next(iter(o)) if isinstance(o, dict) else o for o in items]
 
 
@@ -52,11 +52,11 @@ def test_output_paths_match_the_contract() -> None:
     assert outs(STAGES["prepare"]) == [str(paths.PREPARED)]
     assert outs(STAGES["evaluator"]) == [str(paths.EVALUATOR)]
     assert outs(body("train")) == [str(paths.model_dir(m))]
-    assert outs(body("sample")) == [str(paths.samples_file(m)), str(paths.samples_png(m))]
+    assert outs(body("sample")) == [str(paths.samples_file(m)), str(paths.samples_png(m)), str(paths.figures_dir(m))]
     assert outs(body("evaluate")) == [str(paths.resamples_file(m)), str(paths.metrics_file(m))]
     rows = paths.REFERENCE_ROWS
     assert outs(STAGES["reference"]) == [*map(str, map(paths.resamples_file, rows)), *map(str, map(paths.metrics_file, rows))]
-    assert outs(STAGES["report"]) == [str(paths.LEADERBOARD_CSV), str(paths.LEADERBOARD_MD)]
+    assert outs(STAGES["report"]) == [str(paths.LEADERBOARD_CSV), str(paths.LEADERBOARD_MD), str(paths.INDEX_HTML)]
 
 
 @pytest.mark.parametrize("name", [n for n in STAGES if n != "check"])
@@ -68,7 +68,7 @@ def test_each_stage_declares_its_script_and_the_library_code_it_imports(name: st
     assert not missing, f"{name} imports code it does not declare: {missing}"
     for dep in deps:  # every declared path exists or is another stage's output
         produced = any(dep == o.replace("${key}", dep.split("/")[-1].split(".")[0]) for s in STAGES for o in outs(body(s)))
-        assert (ROOT / dep.replace("${item}", "vae")).exists() or produced or dep in ("metrics", str(paths.RESAMPLES)), dep
+        assert (ROOT / dep.replace("${item}", "vae")).exists() or produced or dep in ("metrics", str(paths.RESAMPLES), "samples", "figures", "models"), dep
 
 
 @pytest.mark.parametrize("name", [n for n in STAGES if n != "check"])
