@@ -1,4 +1,4 @@
-"""The MLflow adapter and the tune runs against a real store: the project's default SQLite
+"""The MLflow adapter against a real store (tune's runs: test_tune_runs.py): the project's default SQLite
 file (``<root>/mlflow.db``, artifacts under ``<root>/mlartifacts``), read back with
 ``MlflowClient``. One store serves the module (creating one costs seconds); every test
 uses its own experiment."""
@@ -15,7 +15,6 @@ mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient
 
 from genmodels.tracking.mlflow_adapter import RUN_FILE, flatten, model_run, tracking_uri, write_run_file
-from genmodels.tracking.tune_runs import child_run, finish_search, start_search
 
 
 @pytest.fixture(scope="module")
@@ -203,49 +202,3 @@ def test_tracking_uri_from_the_environment_wins(root: Path, monkeypatch: pytest.
         run.log_metrics({"fid": 1.0})
     assert not (tmp_path / "elsewhere" / "mlflow.db").exists()
     assert MlflowClient(uri).get_run(run.run_id).data.metrics == {"fid": 1.0}
-
-
-# ------------------------------------------------------------------ tune: a parent run, a child per trial
-
-
-def test_a_search_has_a_parent_run_and_one_child_run_per_trial(root: Path, client: MlflowClient) -> None:
-    uri = tracking_uri(root)
-    tracking = start_search(uri, root, "tune", "search-1", "vae", {"space": {"fit.lr": {"loguniform": [1e-4, 1e-2]}}, "num_samples": 2})
-    parent = client.get_run(tracking["parent_run_id"])
-    assert parent.info.run_name == "tune-vae" and parent.info.status == "RUNNING"
-    assert parent.data.tags["genmodels.search"] == "search-1" and parent.data.tags["genmodels.model"] == "vae"
-    assert parent.data.params == {"space.fit.lr.loguniform": "[0.0001, 0.01]", "num_samples": "2"}
-
-    with child_run(tracking, "trial-a", "a", {"fit.lr": 1e-3}) as log:
-        for epoch in range(3):
-            log({"epoch": epoch, "fid": 10.0 - epoch, "loss/model": 1.0, "note": "text"})
-    with pytest.raises(RuntimeError), child_run(tracking, "trial-b", "b", {"fit.lr": 5e-3}) as log:
-        log({"epoch": 0, "fid": 20.0})
-        raise RuntimeError("out of memory")
-    # the same trial again (Tune restored it): the same run; Tune stops a trial with SystemExit(0)
-    with pytest.raises(SystemExit), child_run(tracking, "trial-a", "a", {"fit.lr": 1e-3}) as log:
-        log({"epoch": 3, "fid": 6.5})
-        raise SystemExit(0)
-    children = {r.data.tags["genmodels.trial_id"]: r for r in client.search_runs([tracking["experiment_id"]], "tags.`mlflow.parentRunId` != ''")}
-    assert set(children) == {"a", "b"}
-    a, b = children["a"], children["b"]
-    assert a.data.tags["mlflow.parentRunId"] == parent.info.run_id and a.data.params == {"fit.lr": "0.001"}
-    assert [(m.step, m.value) for m in sorted(client.get_metric_history(a.info.run_id, "fid"), key=lambda m: m.step)] == [
-        (0, 10.0), (1, 9.0), (2, 8.0), (3, 6.5)]  # fmt: skip
-    assert "loss_model" in a.data.metrics and "note" not in a.data.metrics
-    assert a.info.status == "FINISHED" and a.data.tags["genmodels.epochs_run"] == "4" and "error" not in a.data.tags
-    assert b.info.status == "FAILED" and b.data.tags["error"] == "RuntimeError: out of memory"
-
-    finish_search(tracking, "fid", 6.5, {"fit.lr": 1e-3})
-    parent = client.get_run(tracking["parent_run_id"])
-    assert parent.info.status == "FINISHED" and parent.data.metrics == {"best_fid": 6.5}
-    assert parent.data.params["best.fit.lr"] == "0.001"
-
-
-def test_a_search_without_a_best_trial_fails_and_no_tracking_records_nothing(root: Path, client: MlflowClient) -> None:
-    tracking = start_search(tracking_uri(root), root, "tune-empty", "search-2", "gan", {})
-    finish_search(tracking)
-    assert client.get_run(tracking["parent_run_id"]).info.status == "FAILED"
-    with child_run({}, "trial", "t", {"x": 1}) as log:
-        log({"epoch": 0, "fid": 1.0})
-    assert len(client.search_runs([tracking["experiment_id"]])) == 1
