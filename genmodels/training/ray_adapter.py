@@ -17,6 +17,7 @@ import numpy as np
 
 from genmodels.device import resolve_device
 from genmodels.training.loop import Restored, TrainJob, restore_dir, train_worker
+from genmodels.training.ray_checks import RayUnavailable, check_capacity, probe_address
 
 
 class RayContext:
@@ -59,13 +60,26 @@ def _worker_entry(config: dict[str, Any]) -> None:
 
 
 def ensure_ray(address: str | None = None) -> None:
-    """Connect to ``address`` / ``RAY_ADDRESS`` if given, else start a local instance."""
+    """Connect to ``address`` / ``RAY_ADDRESS`` if given (probed first: one line when nothing
+    listens there), else start a local instance."""
     import ray
 
     if ray.is_initialized():
         return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        probe_address(address)
+    try:
+        _init(address)
+    except ConnectionError as exc:  # e.g. "auto" with no cluster started on this machine
+        raise RayUnavailable(f"cannot connect to a Ray cluster ({address}): {str(exc).splitlines()[0]}") from None
+
+
+def _init(address: str | None) -> None:
+    import ray
+
     ray.init(
-        address=address or os.environ.get("RAY_ADDRESS") or None,
+        address=address,
         include_dashboard=False,
         log_to_driver=True,
         configure_logging=True,
@@ -90,6 +104,7 @@ def train_ray(
     from ray.train.torch import TorchConfig, TorchTrainer
 
     ensure_ray()
+    check_capacity(ray.cluster_resources(), len([n for n in ray.nodes() if n.get("Alive")]), num_workers, cpus_per_worker, use_gpu)
     data_ref = ray.put((job, x, y))
     trainer = TorchTrainer(
         _worker_entry,
