@@ -20,6 +20,7 @@ from genmodels.atomic import staged_dir, write_json
 from genmodels.config import Params
 from genmodels.data import read_samples
 from genmodels.device import resolve_device
+from genmodels.models import build_model
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.config import ScalingConfig
 from genmodels.training.interrupt import TrainingInterrupted, deferring, stop_on_signals
@@ -40,8 +41,13 @@ def resolve_backend(scaling: ScalingConfig) -> str:
 
 
 def build_job(root: Path, p: Params, name: str) -> TrainJob:
-    """The training job of model ``name`` on the prepared data (with the validation split)."""
+    """The training job of model ``name`` on the prepared data (with the validation split).
+
+    The model is built once here, so that a configuration the data cannot take (a
+    :class:`~genmodels.errors.ModelConfigError`) stops the stage before anything is logged.
+    """
     spec, info = p.spec(name), load_info(root)
+    build_model(spec.family, spec.config, info)
     val = read_samples(root / paths.VAL).x
     return TrainJob(name=name, family=spec.family, model_config=spec.config, fit=spec.fit, info=info, seed=p.seed, val=val)
 
