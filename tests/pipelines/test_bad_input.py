@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import gzip
 import hashlib
-import io
 import json
 import os
 import pickle
@@ -100,7 +99,7 @@ def _child(job: dict[str, Any]) -> NoReturn:
 def serve(jobs_file: Path) -> None:
     """Run each job of ``jobs_file`` (JSON list) in a child forked from this process, one at a time;
     the exit status goes to ``<stdout file>.code``."""
-    import pipelines.cli  # noqa: F401  (the imports every command pays for, paid once)
+    import pipelines.cli
     import pipelines.common  # noqa: F401
 
     for job in json.loads(jobs_file.read_text()):
