@@ -232,6 +232,8 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
             else:
                 log(f"tune {model}: the tracking server stopped with the interruption; the runs stay RUNNING until --resume")
             raise SearchInterrupted(f"tune {model}: interrupted with {done} of the {len(rows)} trials started so far ended; state saved in {exp_path}; rerun with --resume to continue")
+        if not reachable(uri):  # a Ctrl-C after the last trial ended stops the server started here before the results are recorded
+            raise SearchInterrupted(f"tune {model}: the tracking server stopped before the results were recorded; state saved in {exp_path}; rerun with --resume to record them")
         best_rows = ranked(rows, cfg.metric, cfg.mode)
         if not best_rows:
             finish_trials(tracking, ends, None)
