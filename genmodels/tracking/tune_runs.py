@@ -30,9 +30,29 @@ STATUS = {"completed": "FINISHED", "stopped_early": "KILLED", "failed": "FAILED"
 
 
 def _client(uri: str):  # noqa: ANN202
+    import os
+
+    # MLflow's usage telemetry (nothing leaves this machine anyway) unsets an environment
+    # variable from several threads at once and can fail a request with KeyError; off here.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
+
+
+def _retry(call: Callable[[], Any], attempts: int = 3) -> Any:
+    """``call()``, tried again after a short pause when the tracking request fails (a busy server)."""
+    import time
+
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(attempts):
+        try:
+            return call()
+        except MlflowException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def find_parent(uri: str, experiment_id: str, search: str) -> str | None:
@@ -151,22 +171,26 @@ class child_run:  # noqa: N801 - used as a context manager
     def __enter__(self) -> Callable[[dict[str, float]], None]:
         if not self.tracking:
             return lambda metrics: None
+        from mlflow.entities import Param, RunTag
+
         self.client = client = _client(self.tracking["uri"])
         exp, parent = self.tracking["experiment_id"], self.tracking["parent_run_id"]
-        found = client.search_runs([exp], filter_string=f"tags.`{TRIAL_TAG}` = '{self.trial_id}'", max_results=1)
-        if found:
-            self.run_id = found[0].info.run_id
+        def find() -> Any:
+            found = client.search_runs([exp], filter_string=f"tags.`{TRIAL_TAG}` = '{self.trial_id}'", max_results=1)
+            return found[0] if found else None
+
+        existing = _retry(find)
+        if existing is not None:
+            self.run_id = existing.info.run_id
             client.update_run(self.run_id, status="RUNNING")
             self.logged = {m.step for m in client.get_metric_history(self.run_id, "epoch_seconds")}
-        else:
-            run = client.create_run(exp, run_name=self.name, tags={"mlflow.parentRunId": parent, TRIAL_TAG: self.trial_id})
+        else:  # a retried create first looks for the run an earlier attempt may have made
+            run = _retry(lambda: find() or client.create_run(exp, run_name=self.name, tags={"mlflow.parentRunId": parent, TRIAL_TAG: self.trial_id}))
             self.run_id = run.info.run_id
-            from mlflow.entities import Param
-
             params = [Param(k, str(v.item() if hasattr(v, "item") else v)) for k, v in self.config.items()]
-            client.log_batch(self.run_id, params=params)
-        for k, v in self.tags.items():
-            client.set_tag(self.run_id, k, v)
+            _retry(lambda: client.log_batch(self.run_id, params=params))
+        if self.tags:
+            _retry(lambda: client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in self.tags.items()]))
 
         def log(metrics: dict[str, float]) -> None:
             from mlflow.entities import Metric
@@ -178,7 +202,10 @@ class child_run:  # noqa: N801 - used as a context manager
             stamp = _now_ms()
             batch = [Metric(k.replace("/", "_"), float(v), stamp, step) for k, v in metrics.items()
                      if k != "epoch" and isinstance(v, (int, float)) and math.isfinite(v)]  # fmt: skip
-            client.log_batch(self.run_id, metrics=batch)
+            try:  # a lost epoch of metrics must not fail the trial
+                _retry(lambda: client.log_batch(self.run_id, metrics=batch))
+            except Exception as exc:  # noqa: BLE001
+                print(f"tune: could not log epoch {step} of trial {self.trial_id} to MLflow ({type(exc).__name__}: {exc})", flush=True)
 
         return log
 
