@@ -8,6 +8,7 @@ that is taken is one line saying what to do; ``--port 0`` picks a free one.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -73,7 +74,20 @@ def run(root: Path, host: str = "127.0.0.1", port: int = 5000) -> int:
     print(f"MLflow UI on {base} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     for line in experiment_links(root, base):
         print(f"  {line}", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(cmd, cwd=root)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a kill stops the server too, not only Ctrl-C
     try:
-        return subprocess.run(cmd, cwd=root).returncode
+        return proc.wait()
     except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

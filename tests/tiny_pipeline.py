@@ -7,7 +7,9 @@ Built once per test session (:func:`tiny_project`) and shared: about 40 s on 2 c
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import tempfile
 from functools import cache
@@ -36,6 +38,7 @@ def tiny_project() -> Path:
     from pipelines import evaluate, evaluator, prepare, reference, report, sample, train
 
     root = Path(tempfile.mkdtemp(prefix="genmodels-tiny-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # gone when the test session ends
     (root / "params.yaml").write_text(yaml.safe_dump(PARAMS))
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)  # runs are tagged with the commit
     subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "tiny"], cwd=root, check=True)

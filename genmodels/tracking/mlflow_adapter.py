@@ -348,9 +348,16 @@ def tag_runs(root: Path, experiment: str, run_files: Mapping[str, Path], tags: M
 
 
 def log_report_run(root: Path, experiment: str, files: list[Path], tags: Mapping[str, Any]) -> str:
-    """One run named ``report`` holding the report's files (``index.html``, the leaderboard)."""
+    """One run named ``report`` per pipeline state (git commit and dvc.lock) holding the report's
+    files (``index.html``, the leaderboard): a report rerun on the same state replaces them."""
     client, exp_id = _client(root, experiment)
-    run_id = client.create_run(exp_id, run_name="report", tags={"genmodels.report": "true", **pipeline_tags(root)}).info.run_id
+    state = pipeline_tags(root)
+    query = " and ".join(["tags.`genmodels.report` = 'true'", *(f"tags.`{k}` = '{v}'" for k, v in state.items())])
+    same = client.search_runs([exp_id], filter_string=query, max_results=1)
+    if same:
+        run_id = same[0].info.run_id
+    else:
+        run_id = client.create_run(exp_id, run_name="report", tags={"genmodels.report": "true", **state}).info.run_id
     run = ClientRun(client, run_id)
     run.set_tags(tags)
     for f in files:

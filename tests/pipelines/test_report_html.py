@@ -120,6 +120,8 @@ def test_the_report_run_again_keeps_the_registered_version(root: Path, client: M
     assert done.returncode == 0, done.stderr[-2000:]
     assert "kept models:/tiny-ui-vae/1" in done.stderr
     assert len(client.search_model_versions(f"name = '{EXPERIMENT}-vae'")) == 1
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    assert [r.info.run_name for r in client.search_runs([exp.experiment_id])].count("report") == 1  # same pipeline state, same report run
 
 
 def test_a_taken_ui_port_and_a_server_that_is_down_are_one_line(root: Path) -> None:
