@@ -26,6 +26,7 @@ from genmodels.training.config import ScalingConfig
 from genmodels.training.interrupt import TrainingInterrupted, deferring, stop_on_signals
 from genmodels.training.local import train_local
 from genmodels.training.loop import TrainJob
+from genmodels.training.ray_checks import PLACEMENT_FILE
 from genmodels.training.selection import VAL_KEY, best_so_far
 from pipelines import paths
 from pipelines.common import load_card, load_info, log, params, stable_hash, storage_path
@@ -73,6 +74,8 @@ def export_checkpoint(final: Path, dest: Path, backend: str) -> list[dict[str, f
     dest.mkdir(parents=True, exist_ok=True)
     for f in (ckpt.MODEL_FILE, ckpt.CONFIG_FILE):
         shutil.copy2(final / f, dest / f)
+    if (final / PLACEMENT_FILE).is_file():  # Ray: which node each rank ran on
+        shutil.copy2(final / PLACEMENT_FILE, dest / PLACEMENT_FILE)
     write_json(dest / paths.HISTORY_FILE, history)
     if backend == "ray":  # Ray Train's run folders are not resume state once exported
         shutil.rmtree(final, ignore_errors=True)

@@ -7,6 +7,7 @@ reported checkpoint (``ray.train.get_checkpoint()``) instead of restarting.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -17,18 +18,25 @@ import numpy as np
 
 from genmodels.device import resolve_device
 from genmodels.training.loop import Restored, TrainJob, restore_dir, train_worker
-from genmodels.training.ray_checks import RayUnavailable, check_capacity, probe_address
+from genmodels.training.ray_checks import PLACEMENT_FILE, RayUnavailable, check_capacity, probe_address
 
 
 class RayContext:
     """WorkerContext backed by ``ray.train``: report on every rank, checkpoint on rank 0."""
 
     def __init__(self) -> None:
+        import ray
         import ray.train
+        import torch.distributed as dist
 
         context = ray.train.get_context()
         self.rank = context.get_world_rank()
         self.world_size = context.get_world_size()
+        node = ray.get_runtime_context().get_node_id()
+        self.placement: list[str] = [node]
+        if self.world_size > 1:  # TorchTrainer has formed the process group before the loop runs
+            self.placement = [""] * self.world_size
+            dist.all_gather_object(self.placement, node)
         # Ray sets CUDA_VISIBLE_DEVICES to the worker's GPUs when it was given any
         self.device = resolve_device(os.environ.get("CUDA_VISIBLE_DEVICES", "") != "", context.get_local_rank())
 
@@ -49,6 +57,7 @@ class RayContext:
             return
         with tempfile.TemporaryDirectory() as d:
             write(Path(d))
+            (Path(d) / PLACEMENT_FILE).write_text(json.dumps(self.placement))
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
 
 

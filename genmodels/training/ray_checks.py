@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 from genmodels.errors import GenmodelsError
 
+PLACEMENT_FILE = "placement.json"  # the Ray node ID of each rank, exported beside the weights
 CONNECT_TIMEOUT_S = 5.0
 DEFAULT_GCS_PORT = 6379
 DEFAULT_CLIENT_PORT = 10001

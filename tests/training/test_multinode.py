@@ -1,0 +1,69 @@
+"""Training on a local multi-node Ray cluster (``cluster/local.sh``): ranks land on different
+nodes, and a request the cluster can never hold stops in one line instead of waiting."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head and two worker nodes of one CPU each on 127.0.0.1, started and stopped by cluster/local.sh."""
+    env = {**os.environ, "GENMODELS_RAY_PORT": str(free_port()), "GENMODELS_RAY_TEMP": tempfile.mkdtemp(prefix="gmr", dir="/tmp")}
+    script = [str(REPO / "cluster" / "local.sh")]
+    up = subprocess.run([*script, "up", "2", "1"], env=env, capture_output=True, text=True, timeout=300, check=False)
+    try:
+        assert up.returncode == 0, up.stderr
+        yield f"127.0.0.1:{env['GENMODELS_RAY_PORT']}"
+    finally:
+        subprocess.run([*script, "down"], env=env, capture_output=True, timeout=120, check=False)
+
+
+def project(tmp: Path, workers: int) -> dict[str, str]:
+    (tmp / "params.yaml").write_text(
+        f"data: {{name: digits, limit: 200}}\nmodels: {{v: vae}}\nv: {{fit: {{epochs: 2}}}}\nscaling: {{backend: ray, num_workers: {workers}}}\n"
+    )
+    env = {**os.environ, "GENMODELS_ROOT": str(tmp), "OMP_NUM_THREADS": "1", "RAY_AUTH_MODE": "token"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    assert cli(env, "prepare").returncode == 0
+    return env
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_two_workers_train_on_two_different_nodes(cluster: str, tmp_path: Path) -> None:
+    env = project(tmp_path, workers=2)
+    out = cli({**env, "RAY_ADDRESS": cluster}, "train", "v")
+    assert out.returncode == 0, out.stderr[-2000:]
+    placement = json.loads((tmp_path / "models/v/placement.json").read_text())
+    assert len(placement) == 2 and len(set(placement)) == 2  # rank 0 and rank 1 ran on different Ray nodes
+    assert (tmp_path / "models/v/model.pt").is_file()
+
+
+def test_more_workers_than_the_cluster_holds_stops_in_one_line(cluster: str, tmp_path: Path) -> None:
+    env = project(tmp_path, workers=64)
+    out = cli({**env, "RAY_ADDRESS": cluster}, "train", "v")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: 64 workers need 64 CPUs, but the Ray cluster has 3 on 3 node(s); lower scaling.num_workers"), last
+    assert not (tmp_path / "models/v").exists()
