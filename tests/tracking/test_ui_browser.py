@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 pytestmark = pytest.mark.integration
 
@@ -133,11 +134,10 @@ def test_a_runs_page_shows_its_headline_and_serves_its_sample_grid(server: tuple
     browser.save_screenshot(str(tmp_path / "run.png"))
     text = body_text(browser)
     assert f"FID {metric(vae, 'fid'):.4g}" in text  # the description: the headline metrics first
-    # the artifact URL the run page links to, opened in the browser: Chromium shows it as a picture of the grid's size
-    from PIL import Image
-
-    width, height = Image.open(root / "samples/vae.png").size
-    browser.get(f"{url}/get-artifact?path=samples/vae.png&run_uuid={run_id}")
-    WebDriverWait(browser, WAIT).until(lambda d: d.execute_script(
-        "return Array.from(document.images).map(i => i.complete && [i.naturalWidth, i.naturalHeight])") == [[width, height]])  # fmt: skip
-    browser.save_screenshot(str(tmp_path / "artifact.png"))
+    # the browser fetches the artifact URL (the server sends it as a download) and decodes it as a picture of the grid's size
+    browser.set_script_timeout(WAIT)
+    decoded = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.blob()).then(b => createImageBitmap(b)).then(i => done([i.width, i.height])).catch(e => done(String(e)));",
+        f"{url}/get-artifact?path=samples/vae.png&run_uuid={run_id}")  # fmt: skip
+    assert decoded == list(Image.open(root / "samples/vae.png").size), decoded
