@@ -169,8 +169,7 @@ def tune(
 ) -> None:
     """Ray Tune search over the `tune.space` of one model, scored on the validation split; trials are MLflow child runs.
 
-    Writes reports/tune-<model>.json and reports/tune-<model>.params.yaml. Train the best
-    configuration through the pipeline with: dvc exp run $(genmodels tune --model M --overrides)
+    Writes reports/tune-<model>.json and reports/tune-<model>.params.yaml; train the best configuration through the pipeline with: dvc exp run $(genmodels tune --model M --overrides)
     """
     from pipelines import tune as stage
 
