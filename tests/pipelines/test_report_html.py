@@ -113,6 +113,9 @@ def test_each_familys_best_model_is_registered_and_samples_come_from_it(root: Pa
     assert done.returncode == 0, done.stderr[-2000:]
     table = pq.read_table(out)
     assert table.num_rows == 40 and json.loads(table.schema.metadata[b"shape"]) == [1, 8, 8]
+    missing = cli(root, "sample", "--model-uri", f"models:/{EXPERIMENT}-vae/9", "--n", "4", "--out", str(tmp_path / "none.parquet"))
+    assert missing.returncode == 2 and missing.stderr.startswith(f"error: models:/{EXPERIMENT}-vae/9: cannot load it from the MLflow store")
+    assert missing.stderr.count("\n") == 1 and not (tmp_path / "none.parquet").exists()
 
 
 def test_the_report_run_again_keeps_the_registered_version(root: Path, client: MlflowClient) -> None:
