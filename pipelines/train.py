@@ -20,7 +20,7 @@ from genmodels.atomic import staged_dir, write_json
 from genmodels.config import Params
 from genmodels.data import read_samples
 from genmodels.device import resolve_device
-from genmodels.models import build_model
+from genmodels.models.core.registry import build_model
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.config import ScalingConfig
 from genmodels.training.interrupt import TrainingInterrupted, deferring, stop_on_signals
