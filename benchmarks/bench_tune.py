@@ -47,7 +47,7 @@ def cli(root: Path, *args: str) -> float:
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS")}
     env.update(GENMODELS_ROOT=str(root), PATH=f"{Path(sys.executable).parent}:{env['PATH']}", RAY_USAGE_STATS_ENABLED="0")
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         sys.exit(f"genmodels {' '.join(args)} failed:\n{out.stderr[-4000:]}")
     return time.perf_counter() - t0
@@ -69,7 +69,7 @@ def search(root: Path, label: str, text: str) -> tuple[dict, float]:
 
 
 def commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
     return out.stdout.strip()
 
 
@@ -105,14 +105,32 @@ def main() -> None:
     full, full_wall = search(root, "fifo", fifo)
     label = f"asha-g{args.grace}-rf{args.rf}"
     asha, asha_wall = search(root, label, PARAMS.format(trials=args.trials, epochs=args.epochs, scheduler="asha", grace=args.grace, rf=args.rf))
-    configs = lambda s: sorted(json.dumps(t["config"], sort_keys=True) for t in s["trials"])  # noqa: E731
+    configs = lambda s: sorted(json.dumps(t["config"], sort_keys=True) for t in s["trials"])
     same = configs(full) == configs(asha)
     gap = asha["best"]["fid"] / full["best"]["fid"] - 1.0
     share = asha["trial_epochs"] / full["trial_epochs"]
     machine = f"{platform.machine()} {os.cpu_count()} cpu"
     rows = [
-        ["tune", f"asha_best_val_fid_gap_vs_full_random (grace {args.grace}, rf {args.rf})", f"{100 * gap:.2f}", "%", "<= 5", str(gap <= 0.05), machine, commit()],
-        ["tune", f"asha_trial_epochs_share_of_full_random (grace {args.grace}, rf {args.rf})", f"{100 * share:.1f}", "%", "<= 40", str(share <= 0.40), machine, commit()],
+        [
+            "tune",
+            f"asha_best_val_fid_gap_vs_full_random (grace {args.grace}, rf {args.rf})",
+            f"{100 * gap:.2f}",
+            "%",
+            "<= 5",
+            str(gap <= 0.05),
+            machine,
+            commit(),
+        ],
+        [
+            "tune",
+            f"asha_trial_epochs_share_of_full_random (grace {args.grace}, rf {args.rf})",
+            f"{100 * share:.1f}",
+            "%",
+            "<= 40",
+            str(share <= 0.40),
+            machine,
+            commit(),
+        ],
         ["tune", "full_random_search_wall", f"{full_wall:.0f}", "s", "", "", machine, commit()],
         ["tune", f"asha_search_wall (grace {args.grace}, rf {args.rf})", f"{asha_wall:.0f}", "s", "", "", machine, commit()],
     ]

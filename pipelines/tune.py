@@ -174,13 +174,79 @@ def score_on_test(root: Path, results: Any, top: list[dict[str, Any]], extractor
     return out
 
 
+def make_tuner(trainable: Any, cfg: TuneConfig, seed: int, epochs: int, name: str, storage: str, restore: str | None) -> Any:
+    """A new Tuner for the search ``name``, or (``restore``: its folder) the saved one: unfinished
+    trials continue from their checkpoints, finished and errored ones are kept as they ended."""
+    from ray import tune
+
+    from genmodels.training.tune_adapter import make_scheduler, make_searcher, search_space, trial_dirname
+
+    if restore is not None:
+        return tune.Tuner.restore(restore, trainable=trainable, resume_unfinished=True, resume_errored=False, restart_errored=False)
+    return tune.Tuner(
+        trainable,
+        param_space=search_space(cfg.space),
+        tune_config=tune.TuneConfig(
+            metric=cfg.metric,
+            mode=cfg.mode,
+            num_samples=cfg.num_samples,
+            search_alg=make_searcher(cfg, seed),
+            scheduler=make_scheduler(cfg, epochs),
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(name=name, storage_path=storage, checkpoint_config=tune.CheckpointConfig(num_to_keep=1), verbose=1),
+    )
+
+
+def record(
+    root: Path, model: str, results: Any, tracking: dict[str, str], uri: str, cfg: TuneConfig, p: Any, extractor: Any, exp_path: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """End every child run by its trial's outcome, score the best trial(s) on test, end the parent run; returns (rows, best).
+
+    An interrupted search (a trial neither ended nor errored) is marked so and raises
+    :class:`SearchInterrupted`; so does a tracking server that a Ctrl-C stopped.
+    """
+    from genmodels.tracking.tune_runs import finish_search, finish_trials, interrupt_search, log_trial_metrics, reachable
+
+    rows = trial_rows(results, cfg.metric)
+    ends = {r["trial"]: (r["outcome"], {"genmodels.epochs_run": r["epochs"], **({"error": r["error"]} if "error" in r else {})}) for r in rows if r["outcome"]}
+    if any(r["outcome"] is None for r in rows):
+        done = len(ends)
+        if reachable(uri):  # a Ctrl-C stops the server started here too; --resume finds the parent by its tag
+            finish_trials(tracking, ends, None)
+            interrupt_search(tracking)
+        else:
+            log(f"tune {model}: the tracking server stopped with the interruption; the runs stay RUNNING until --resume")
+        raise SearchInterrupted(
+            f"tune {model}: interrupted with {done} of the {len(rows)} trials started so far ended; state saved in {exp_path}; rerun with --resume to continue"
+        )
+    if not reachable(uri):  # a Ctrl-C after the last trial ended stops the server started here before the results are recorded
+        raise SearchInterrupted(
+            f"tune {model}: the tracking server stopped before the results were recorded; state saved in {exp_path}; rerun with --resume to record them"
+        )
+    best_rows = ranked(rows, cfg.metric, cfg.mode)
+    if not best_rows:
+        finish_trials(tracking, ends, None)
+        finish_search(tracking)
+        raise GenmodelsError(f"tune {model}: no trial reported a finite {cfg.metric!r} (see {exp_path})")
+    best = best_rows[0]
+    tests = score_on_test(root, results, best_rows[: cfg.test_top_k], extractor, cfg, p)
+    for row in rows:
+        row["test"] = tests.get(row["trial"])
+    finish_trials(tracking, ends, best["trial"])
+    for trial, scores in tests.items():
+        log_trial_metrics(tracking, trial, scores)
+    finish_search(tracking, {f"best_{cfg.metric}": best[cfg.metric], **(best["test"] or {})}, best["config"])
+    return rows, best
+
+
 def run(root: Path, model: str, params_file: str | None, address: str | None, num_samples: int | None, resume: bool) -> dict:
     from ray import tune
 
     from genmodels.tracking.mlflow_adapter import tracking_server
-    from genmodels.tracking.tune_runs import finish_search, finish_trials, interrupt_search, log_trial_metrics, reachable, start_search
+    from genmodels.tracking.tune_runs import start_search
     from genmodels.training.ray_adapter import ensure_ray
-    from genmodels.training.tune_adapter import make_scheduler, make_searcher, search_space, trial_dirname, trial_fn
+    from genmodels.training.tune_adapter import trial_fn
 
     p, cfg = search_config(root, params_file, model, num_samples)
     job = build_job(root, p, model)
@@ -205,54 +271,24 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
         tracking = start_search(uri, root, p.experiment, name, model, {"tune": cfg.model_dump(mode="json"), model: section}, reuse=exists)
         gpus = cfg.gpus_per_trial if resolve_device(cfg.gpus_per_trial > 0).type == "cuda" or address else 0
         trainable = tune.with_resources(
-            tune.with_parameters(trial_fn, job=job, data=(train.x, train.y), extractor_spec=spec, real=real,
-                                 tune_cfg=cfg, eval_cfg=p.evaluate, tracking=tracking),  # fmt: skip
+            tune.with_parameters(
+                trial_fn, job=job, data=(train.x, train.y), extractor_spec=spec, real=real, tune_cfg=cfg, eval_cfg=p.evaluate, tracking=tracking
+            ),
             {"cpu": cfg.cpus_per_trial, "gpu": gpus},
         )
+        tuner = make_tuner(trainable, cfg, p.seed, job.fit.epochs, name, storage, exp_path if exists else None)
         if exists:
             log(f"tune {model}: resuming {exp_path} (finished trials are kept, errored ones are not rerun)")
-            tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False, restart_errored=False)
-        else:
-            tuner = tune.Tuner(
-                trainable,
-                param_space=search_space(cfg.space),
-                tune_config=tune.TuneConfig(metric=cfg.metric, mode=cfg.mode, num_samples=cfg.num_samples, search_alg=make_searcher(cfg, p.seed),
-                                            scheduler=make_scheduler(cfg, job.fit.epochs),
-                                            trial_dirname_creator=trial_dirname),  # fmt: skip
-                run_config=tune.RunConfig(name=name, storage_path=storage, checkpoint_config=tune.CheckpointConfig(num_to_keep=1), verbose=1),
-            )
         results = tuner.fit()
-        rows = trial_rows(results, cfg.metric)
-        ends = {r["trial"]: (r["outcome"], {"genmodels.epochs_run": r["epochs"], **({"error": r["error"]} if "error" in r else {})}) for r in rows if r["outcome"]}
-        if any(r["outcome"] is None for r in rows):
-            done = len(ends)
-            if reachable(uri):  # a Ctrl-C stops the server started here too; --resume finds the parent by its tag
-                finish_trials(tracking, ends, None)
-                interrupt_search(tracking)
-            else:
-                log(f"tune {model}: the tracking server stopped with the interruption; the runs stay RUNNING until --resume")
-            raise SearchInterrupted(f"tune {model}: interrupted with {done} of the {len(rows)} trials started so far ended; state saved in {exp_path}; rerun with --resume to continue")
-        if not reachable(uri):  # a Ctrl-C after the last trial ended stops the server started here before the results are recorded
-            raise SearchInterrupted(f"tune {model}: the tracking server stopped before the results were recorded; state saved in {exp_path}; rerun with --resume to record them")
-        best_rows = ranked(rows, cfg.metric, cfg.mode)
-        if not best_rows:
-            finish_trials(tracking, ends, None)
-            finish_search(tracking)
-            raise GenmodelsError(f"tune {model}: no trial reported a finite {cfg.metric!r} (see {exp_path})")
-        best = best_rows[0]
-        tests = score_on_test(root, results, best_rows[: cfg.test_top_k], extractor, cfg, p)
-        for row in rows:
-            row["test"] = tests.get(row["trial"])
-        finish_trials(tracking, ends, best["trial"])
-        for trial, scores in tests.items():
-            log_trial_metrics(tracking, trial, scores)
-        finish_search(tracking, {f"best_{cfg.metric}": best[cfg.metric], **(best["test"] or {})}, best["config"])
+        rows, best = record(root, model, results, tracking, uri, cfg, p, extractor, exp_path)
     counts = {k: sum(r["outcome"] == k for r in rows) for k in ("completed", "stopped_early", "failed")}
     summary = {"model": model, "metric": cfg.metric, "mode": cfg.mode, "objective_split": "val", "search": exp_path, "mlflow_parent_run": tracking["parent_run_id"],
                "trial_epochs": sum(r["epochs"] for r in rows), "outcomes": counts, "best": best, "trials": rows}  # fmt: skip
     write_json(root / report_json(model), json.loads(json.dumps(summary, default=float)))
     write_fragment(root, model, best, cfg.metric)
     shown = ", ".join(f"{k}={v:.4g}" for k, v in (best["test"] or {}).items() if v is not None)
-    log(f"tune {model}: best val {cfg.metric}={best[cfg.metric]:.4g} with {best['config']} ({counts}); test: {shown or '-'}"
-        f" -> {report_json(model)}, {params_fragment(model)}")  # fmt: skip
+    log(
+        f"tune {model}: best val {cfg.metric}={best[cfg.metric]:.4g} with {best['config']} ({counts}); test: {shown or '-'}"
+        f" -> {report_json(model)}, {params_fragment(model)}"
+    )
     return summary

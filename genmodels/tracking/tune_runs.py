@@ -29,7 +29,7 @@ STATE_TAG = "genmodels.state"  # running | interrupted | finished | failed (the 
 STATUS = {"completed": "FINISHED", "stopped_early": "KILLED", "failed": "FAILED"}
 
 
-def _client(uri: str):  # noqa: ANN202
+def _client(uri: str):
     import os
 
     # MLflow's usage telemetry (nothing leaves this machine anyway) unsets an environment
@@ -155,7 +155,7 @@ def finish_search(tracking: Mapping[str, str], metrics: Mapping[str, float] | No
     client.set_terminated(run_id, "FINISHED")
 
 
-class child_run:  # noqa: N801 - used as a context manager
+class child_run:
     """An MLflow child run under the search's parent run (skipped without tracking).
 
     A resumed trial reopens its run (found by trial id), skips the epochs it had logged
@@ -175,6 +175,7 @@ class child_run:  # noqa: N801 - used as a context manager
 
         self.client = client = _client(self.tracking["uri"])
         exp, parent = self.tracking["experiment_id"], self.tracking["parent_run_id"]
+
         def find() -> Any:
             found = client.search_runs([exp], filter_string=f"tags.`{TRIAL_TAG}` = '{self.trial_id}'", max_results=1)
             return found[0] if found else None
@@ -209,7 +210,7 @@ class child_run:  # noqa: N801 - used as a context manager
 
         return log
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+    def __exit__(self, exc_type, exc, tb) -> None:
         if self.client is None or exc is None or (isinstance(exc, SystemExit) and not exc.code):
             return  # finished or stopped by Tune: the driver ends the run from the results
         self.client.set_tag(self.run_id, "error", f"{type(exc).__name__}: {exc}"[:2000])

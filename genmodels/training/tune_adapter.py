@@ -42,13 +42,12 @@ def search_space(space: dict[str, SearchDim]) -> dict[str, Any]:
     return {key: make[dim.kind](dim.choice) if dim.kind == "choice" else make[dim.kind](*getattr(dim, dim.kind)) for key, dim in space.items()}
 
 
-def make_searcher(cfg: TuneConfig, seed: int):  # noqa: ANN201
+def make_searcher(cfg: TuneConfig, seed: int) -> Any:
     """Random search (seeded, so two searches with one seed try the same configurations) or Optuna's TPE,
     either running at most ``max_concurrent_trials`` at once."""
     if cfg.searcher == "optuna":
-        from ray.tune.search.optuna import OptunaSearch
-
         from ray.tune.search import ConcurrencyLimiter
+        from ray.tune.search.optuna import OptunaSearch
 
         return ConcurrencyLimiter(OptunaSearch(seed=seed), max_concurrent=cfg.max_concurrent_trials)
     from ray.tune.search import BasicVariantGenerator
@@ -56,13 +55,15 @@ def make_searcher(cfg: TuneConfig, seed: int):  # noqa: ANN201
     return BasicVariantGenerator(random_state=seed, max_concurrent=cfg.max_concurrent_trials)
 
 
-def make_scheduler(cfg: TuneConfig, epochs: int):  # noqa: ANN201
+def make_scheduler(cfg: TuneConfig, epochs: int) -> Any:
     """ASHA on the epochs (rungs at grace_period * reduction_factor^k), or FIFO (every trial to the end)."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     if cfg.scheduler == "fifo":
         return FIFOScheduler()
-    return ASHAScheduler(time_attr="training_iteration", grace_period=min(cfg.grace_period, epochs), max_t=max(epochs, 1), reduction_factor=cfg.reduction_factor)
+    return ASHAScheduler(
+        time_attr="training_iteration", grace_period=min(cfg.grace_period, epochs), max_t=max(epochs, 1), reduction_factor=cfg.reduction_factor
+    )
 
 
 def trial_dirname(trial: Any) -> str:
@@ -166,8 +167,14 @@ def score_checkpoint(
 
 
 def trial_fn(
-    config: dict[str, Any], job: TrainJob, data: tuple, extractor_spec: dict, real: dict[str, np.ndarray],
-    tune_cfg: TuneConfig, eval_cfg: EvaluateConfig, tracking: dict,
+    config: dict[str, Any],
+    job: TrainJob,
+    data: tuple,
+    extractor_spec: dict,
+    real: dict[str, np.ndarray],
+    tune_cfg: TuneConfig,
+    eval_cfg: EvaluateConfig,
+    tracking: dict,
 ) -> None:
     """The Tune trainable: train ``job`` with this trial's overrides, reporting every epoch.
 

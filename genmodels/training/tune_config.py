@@ -35,7 +35,7 @@ class SearchDim(StrictModel):
         return data
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "SearchDim":
+    def _exactly_one(self) -> SearchDim:
         given = [k for k in DISTRIBUTIONS if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of {', '.join(DISTRIBUTIONS)} (got {given or 'none'})")
@@ -86,7 +86,7 @@ class TuneConfig(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _dotted_keys(self) -> "TuneConfig":
+    def _dotted_keys(self) -> TuneConfig:
         if not self.space:
             raise ConfigError("tune.space: give at least one dimension, e.g. {fit.lr: {loguniform: [1.0e-4, 3.0e-3]}}")
         for key in self.space:

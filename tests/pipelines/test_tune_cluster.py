@@ -47,7 +47,7 @@ def our_processes(marks: tuple[str, ...]) -> list:
 
 
 @pytest.fixture(scope="module")
-def cluster():  # noqa: ANN201
+def cluster():
     """Head (1 CPU) + one more node (1 CPU) on 127.0.0.1; yields the address; stops only these processes."""
     import psutil
 
@@ -57,7 +57,7 @@ def cluster():  # noqa: ANN201
     os.environ["RAY_AUTH_MODE"] = "token"  # token auth (Ray >= 2.5x) on every side: nodes, this client, the CLI
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
-    subprocess.run([str(BIN / "ray"), "get-auth-token", "--generate"], capture_output=True, env=env, timeout=60)
+    subprocess.run([str(BIN / "ray"), "get-auth-token", "--generate"], capture_output=True, env=env, timeout=60, check=False)
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
     starts = [
@@ -66,7 +66,7 @@ def cluster():  # noqa: ANN201
     ]
     try:
         for cmd in starts:
-            out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180, check=False)
             assert out.returncode == 0, out.stdout[-1500:] + out.stderr[-1500:]
         yield address
     finally:
@@ -87,7 +87,7 @@ def alive_nodes(address: str) -> int:
     """Alive nodes of the cluster, asked from a fresh process (Ray reads RAY_AUTH_MODE when imported)."""
     code = f"import ray; ray.init(address={address!r}, logging_level='ERROR'); print(sum(n['Alive'] for n in ray.nodes()))"
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
-    out = subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False)
     return int(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else 0
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -39,7 +38,7 @@ tune:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def server(tmp_path_factory: pytest.TempPathFactory):
     """``mlflow server`` over a fresh SQLite store; yields (uri, store uri)."""
     folder = tmp_path_factory.mktemp("mlflow-server")
     with socket.socket() as s:

@@ -44,7 +44,10 @@ def test_unknown_metric_and_wrong_mode(tmp_path: Path) -> None:
 
 
 def test_good_space_passes(tmp_path: Path) -> None:
-    check(tmp_path, f"tune:\n  metric: loss/model\n  space:\n{GOOD}    model.hidden: {{choice: [[32], [64, 32]]}}\n    fit.group_lr.model: {{uniform: [1.0e-4, 1.0e-3]}}\n")
+    check(
+        tmp_path,
+        f"tune:\n  metric: loss/model\n  space:\n{GOOD}    model.hidden: {{choice: [[32], [64, 32]]}}\n    fit.group_lr.model: {{uniform: [1.0e-4, 1.0e-3]}}\n",
+    )
 
 
 def test_extremes_and_dotted_set() -> None:

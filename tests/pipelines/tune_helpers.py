@@ -33,7 +33,9 @@ def cli_env(root: Path, **extra: str) -> dict[str, str]:
 
 
 def cli(root: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=cli_env(root, **env), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], env=cli_env(root, **env), capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def prepare(root: Path) -> None:

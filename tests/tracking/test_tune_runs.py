@@ -22,7 +22,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def default_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+def default_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """No MLFLOW_TRACKING_URI (the default store) and a scratch working directory."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
