@@ -137,7 +137,11 @@ def write_fragment(root: Path, model: str, best: dict[str, Any], metric: str) ->
 
 
 def overrides(root: Path, model: str) -> list[str]:
-    """``-S <model>.<key>=<value>`` options of ``dvc exp run`` from the fragment (shell-safe: no spaces)."""
+    """``-S ++<model>.<key>=<value>`` options of ``dvc exp run`` from the fragment (shell-safe: no spaces).
+
+    ``++`` is Hydra's add-or-override (DVC parses ``-S`` with Hydra): a tuned key that
+    params.yaml leaves at its default is added, one it sets is overridden.
+    """
     path = root / params_fragment(model)
     if not path.is_file():
         raise DataError(f"{path} not found (run genmodels tune --model {model} first)")
@@ -149,7 +153,7 @@ def overrides(root: Path, model: str) -> list[str]:
             if isinstance(v, dict):
                 out += walk(v, f"{prefix}{k}.")
             else:
-                out.append(f"-S {prefix}{k}={json.dumps(v, separators=(',', ':')) if isinstance(v, (list, bool)) or v is None else v}")
+                out.append(f"-S ++{prefix}{k}={json.dumps(v, separators=(',', ':')) if isinstance(v, (list, bool)) or v is None else v}")
         return out
 
     return walk(section, f"{model}.")

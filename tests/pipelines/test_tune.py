@@ -138,10 +138,10 @@ def test_best_configuration_as_params_fragment(searched: dict) -> None:
     out = cli(root, "tune", "--model", "vae", "--overrides", timeout=120)
     assert out.returncode == 0, out.stderr
     options = out.stdout.split()
-    assert options[::2] == ["-S", "-S"] and sorted(options[1::2]) == [f"vae.fit.lr={best['fit.lr']}", f"vae.model.latent_dim={best['model.latent_dim']}"]
+    assert options[::2] == ["-S", "-S"] and sorted(options[1::2]) == [f"++vae.fit.lr={best['fit.lr']}", f"++vae.model.latent_dim={best['model.latent_dim']}"]
     raw = yaml.safe_load((root / searched["params"]).read_text())  # what dvc exp run -S does to params.yaml
     for option in options[1::2]:
-        key, value = option.split("=", 1)
+        key, value = option.removeprefix("++").split("=", 1)
         raw["vae"] = set_dotted({"model": raw["vae"]["model"], "fit": raw["vae"]["fit"]}, key.removeprefix("vae."), yaml.safe_load(value))
     (root / "applied.yaml").write_text(yaml.safe_dump(raw))
     spec = load_params(root / "applied.yaml").spec("vae")
