@@ -88,8 +88,9 @@ def _check_weights(weights: Path, state: Any, model: GenerativeModel, family: st
         other = guess_family(state, model.info)
         holds = f"a {other!r} model" if other and other != family else "weights of another model"
         raise DataError(f"checkpoint weights {weights} hold {holds}, but its config.json expects family {family!r} (copy the whole model folder, or train {family} again)")
+    resizable = {f"{prefix}.{name}".lstrip(".") for prefix, module in model.named_modules() for name in getattr(module, "resizable_buffers", ())}
     for key, value in expected.items():
-        if state[key].shape != value.shape:
+        if key not in resizable and state[key].shape != value.shape:  # a resizable buffer takes its shape from the data
             raise DataError(f"checkpoint weights {weights}: {key} has shape {list(state[key].shape)}, but the config in config.json needs {list(value.shape)} (the weights come from a different configuration; train again)")
 
 

@@ -122,3 +122,18 @@ def test_diagonal_kernel_discrete_likelihood_is_the_mixture_of_cell_masses() -> 
     torch.testing.assert_close(ours, torch.logsumexp(direct, 1) - math.log(len(model.support)))
     s = model.sample(50, torch.Generator().manual_seed(1))
     torch.testing.assert_close(s * 16, torch.round(s * 16))  # draws at the levels
+
+
+@pytest.mark.parametrize("kernel", ["pca", "diagonal"])
+def test_a_fitted_kde_reloads_from_its_checkpoint_folder(kernel: str, tmp_path) -> None:
+    """The support points take their shape from the data: load_model must accept it (it did not once)."""
+    from genmodels.models import build_model
+    from genmodels.training import checkpoint as ckpt
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.round(torch.rand((300, *IMAGE.shape), generator=g) * 16) / 16
+    model = build_model("kde", {"kernel": kernel}, IMAGE)
+    model.fit_direct(x, None, torch.Generator().manual_seed(0))
+    ckpt.write_model(tmp_path, model, "kde")
+    loaded = ckpt.load_model(tmp_path)
+    torch.testing.assert_close(loaded.sample(5, torch.Generator().manual_seed(1)), model.sample(5, torch.Generator().manual_seed(1)))
