@@ -98,13 +98,18 @@ def load_card(root: Path) -> dict[str, Any]:
     path = root / paths.CARD
     if not path.is_file():
         raise DataError(f"dataset card not found: {path} (run the 'prepare' stage first)")
+    return read_json_mapping(path, "dataset card", "run the 'prepare' stage again")
+
+
+def read_json_mapping(path: Path, what: str, fix: str) -> dict[str, Any]:
+    """The JSON object in ``path``; a DataError naming ``what`` and ``fix`` when it is not one."""
     try:
-        card = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"dataset card {path} is not valid JSON ({exc}); run the 'prepare' stage again") from None
-    if not isinstance(card, dict):
-        raise DataError(f"dataset card {path} is not a JSON mapping; run the 'prepare' stage again")
-    return card
+        raise DataError(f"{what} {path} is not valid JSON ({exc}); {fix}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{what} {path} is not a JSON mapping; {fix}")
+    return data
 
 
 def load_info(root: Path) -> DatasetInfo:
@@ -124,7 +129,7 @@ def read_prepared(root: Path, rel: Path) -> Samples:
 
 
 def load_prepared(root: Path) -> PreparedData:
-    read = lambda p: read_prepared(root, p)  # noqa: E731
+    read = lambda p: read_prepared(root, p)
     return PreparedData(train=read(paths.TRAIN), val=read(paths.VAL), test=read(paths.TEST), info=load_info(root))
 
 
@@ -145,12 +150,7 @@ def evaluator_built_for(folder: Path) -> dict[str, Any]:
     for f in (config_file, card_file):
         if not f.is_file():
             continue  # load_extractor names a missing extractor file
-        try:
-            data = json.loads(f.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"evaluator file {f} is not valid JSON ({exc}); {EVALUATOR_RERUN}") from None
-        if not isinstance(data, dict):
-            raise DataError(f"evaluator file {f} is not a JSON mapping; {EVALUATOR_RERUN}")
+        data = read_json_mapping(f, "evaluator file", EVALUATOR_RERUN)
         if f == config_file:  # image extractors keep their input shape (folders from before the card had one)
             shape = (data.get("kwargs") or {}).get("shape")
             facts |= {"shape": list(shape)} if isinstance(shape, list) else {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,15 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.training.test_ray_cluster import free_port
+
 pytest.importorskip("ray")
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
