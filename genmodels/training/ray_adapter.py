@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from genmodels.device import resolve_device
 from genmodels.training.loop import Restored, TrainJob, restore_dir, train_worker
@@ -32,13 +33,15 @@ class RayContext:
         context = ray.train.get_context()
         self.rank = context.get_world_rank()
         self.world_size = context.get_world_size()
+        # Ray sets CUDA_VISIBLE_DEVICES to the worker's GPUs when it was given any
+        self.device = resolve_device(os.environ.get("CUDA_VISIBLE_DEVICES", "") != "", context.get_local_rank())
         node = ray.get_runtime_context().get_node_id()
         self.placement: list[str] = [node]
         if self.world_size > 1:  # TorchTrainer has formed the process group before the loop runs
+            if self.device.type == "cuda":  # NCCL gathers objects through the current device
+                torch.cuda.set_device(self.device)
             self.placement = [""] * self.world_size
             dist.all_gather_object(self.placement, node)
-        # Ray sets CUDA_VISIBLE_DEVICES to the worker's GPUs when it was given any
-        self.device = resolve_device(os.environ.get("CUDA_VISIBLE_DEVICES", "") != "", context.get_local_rank())
 
     def restore(self) -> Restored | None:
         import ray.train
