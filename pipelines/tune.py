@@ -210,7 +210,8 @@ def record(
     An interrupted search (a trial neither ended nor errored) is marked so and raises
     :class:`SearchInterrupted`; so does a tracking server that a Ctrl-C stopped.
     """
-    from genmodels.tracking.tune_runs import finish_search, finish_trials, interrupt_search, log_trial_metrics, reachable
+    from genmodels.tracking.mlflow_adapter import reachable
+    from genmodels.tracking.tune_runs import finish_search, finish_trials, interrupt_search, log_trial_metrics
 
     rows = trial_rows(results, cfg.metric)
     ends = {r["trial"]: (r["outcome"], {"genmodels.epochs_run": r["epochs"], **({"error": r["error"]} if "error" in r else {})}) for r in rows if r["outcome"]}

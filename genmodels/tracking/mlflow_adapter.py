@@ -33,7 +33,7 @@ def user_tracking_uri() -> str | None:
     return os.environ.get("MLFLOW_TRACKING_URI") or None
 
 
-def _mlflow(root: Path):  # noqa: ANN202
+def _mlflow(root: Path):
     import logging
 
     import mlflow
@@ -402,21 +402,28 @@ class TrackingServerDown(GenmodelsError):
     exit_code = 1
 
 
-def check_reachable(uri: str, timeout: float = 3.0) -> None:
-    """One line instead of minutes of retries when ``uri`` is an MLflow server that is down."""
+def reachable(uri: str, timeout: float = 3.0) -> bool:
+    """Whether the tracking server at ``uri`` answers now (a GET of its ``/health`` on the
+    user's own server; a file or database store always counts as reachable)."""
     if not uri.startswith(("http://", "https://")):
-        return
+        return True
     import urllib.error
     import urllib.request
 
     try:
         urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
     except urllib.error.HTTPError:
-        return  # it answers (a proxy may guard /health): let MLflow speak for itself
-    except (OSError, urllib.error.URLError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TrackingServerDown(f"the MLflow server {uri} (MLFLOW_TRACKING_URI) does not answer ({reason}): start it "
-                                 "(genmodels ui, or mlflow server) or unset MLFLOW_TRACKING_URI to record into the project's mlflow.db") from None  # fmt: skip
+        return True  # it answers (a proxy may guard /health): let MLflow speak for itself
+    except OSError:
+        return False
+    return True
+
+
+def check_reachable(uri: str, timeout: float = 3.0) -> None:
+    """One line instead of minutes of retries when ``uri`` is an MLflow server that is down."""
+    if not reachable(uri, timeout):
+        raise TrackingServerDown(f"the MLflow server {uri} (MLFLOW_TRACKING_URI) does not answer: start it "
+                                 "(genmodels ui, or mlflow server) or unset MLFLOW_TRACKING_URI to record into the project's mlflow.db")  # fmt: skip
 
 
 # The runs table's saved view "Leaderboard" (Views menu; or ?viewStateShareKey=leaderboard): the

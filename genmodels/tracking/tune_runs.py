@@ -119,20 +119,6 @@ def log_trial_metrics(tracking: Mapping[str, str], trial_id: str, metrics: Mappi
                 client.log_metric(run.info.run_id, k, float(v))
 
 
-def reachable(uri: str, timeout: float = 3.0) -> bool:
-    """Whether an HTTP tracking server answers ``/health`` now (a Ctrl-C in a terminal stops
-    the server this command started too; MLflow's client would retry for minutes)."""
-    import urllib.request
-
-    if not uri.startswith(("http://", "https://")):
-        return True
-    try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def interrupt_search(tracking: Mapping[str, str]) -> None:
     """Mark the parent run interrupted (KILLED); ``--resume`` reopens it."""
     client = _client(tracking["uri"])

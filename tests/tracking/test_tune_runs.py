@@ -12,8 +12,8 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient
 
-from genmodels.tracking.mlflow_adapter import tracking_uri
-from genmodels.tracking.tune_runs import child_run, child_runs, finish_search, finish_trials, interrupt_search, reachable, start_search
+from genmodels.tracking.mlflow_adapter import reachable, tracking_uri
+from genmodels.tracking.tune_runs import child_run, child_runs, finish_search, finish_trials, interrupt_search, start_search
 
 
 @pytest.fixture(scope="module")
