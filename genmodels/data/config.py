@@ -29,7 +29,7 @@ class FolderOptions(StrictModel):
 
 
 class DataConfig(StrictModel):
-    name: str = "digits"  # a registered dataset: digits, toy2d, shapes, mnist, fashion-mnist, cifar10, folder
+    name: str = "digits"  # a registered dataset: digits, mnist5k, toy2d, shapes, mnist, fashion-mnist, cifar10, folder
     path: str | None = None  # local directory for file-backed datasets (mnist, cifar10, folder)
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)  # share held out for test, where the source has no split
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # share of the training split held out for validation (seeded, stratified by label)

