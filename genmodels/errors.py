@@ -1,5 +1,16 @@
 """User-facing errors: the CLI prints their message as one line and exits non-zero."""
 
+from __future__ import annotations
+
+import os
+
+DEBUG_ENV = "GENMODELS_DEBUG"  # set (to 1) by ``genmodels --debug``: tracebacks and library chatter are shown
+
+
+def debugging() -> bool:
+    """True under ``genmodels --debug`` (or ``GENMODELS_DEBUG=1``)."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
 
 class GenmodelsError(Exception):
     """Base class for errors caused by user input (config, files), not by bugs."""

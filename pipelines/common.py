@@ -16,7 +16,7 @@ import typer
 from genmodels.config import Params, load_params
 from genmodels.data.base import DatasetInfo, PreparedData
 from genmodels.data.samples import Samples, read_samples
-from genmodels.errors import DataError, GenmodelsError, ModelConfigError
+from genmodels.errors import DEBUG_ENV, DataError, GenmodelsError, ModelConfigError, debugging
 from pipelines import paths
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,12 +36,6 @@ def log(msg: str) -> None:
 
 # The command line's own control flow: help, usage errors (typer's click exceptions), exits.
 CLI_EXCEPTIONS: tuple[type[Exception], ...] = (typer.Exit, typer.Abort, typer.TyperException)
-DEBUG_ENV = "GENMODELS_DEBUG"  # set (to 1) by ``genmodels --debug``: errors keep their traceback
-
-
-def debugging() -> bool:
-    """True under ``genmodels --debug`` (or ``GENMODELS_DEBUG=1``)."""
-    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def first_line(exc: BaseException) -> str:

@@ -89,8 +89,13 @@ def fit(root: Path, p: Params, job: TrainJob, run_name: str, backend: str, exclu
     if backend == "ray":
         from genmodels.training.ray_adapter import train_ray
 
-        return train_ray(job, train.x, train.y, storage, run_name, p.scaling.num_workers, p.scaling.use_gpu, p.scaling.cpus_per_worker)
-    return train_local(job, train.x, train.y, local_run_dir(root, p, run_name), str(resolve_device(p.scaling.use_gpu)))
+        sc = p.scaling
+        return train_ray(
+            job, train.x, train.y, storage, run_name, sc.num_workers, sc.use_gpu, sc.cpus_per_worker,
+            checkpoint_seconds=sc.checkpoint_seconds, max_failures=sc.max_failures,
+        )  # fmt: skip
+    device = str(resolve_device(p.scaling.use_gpu))
+    return train_local(job, train.x, train.y, local_run_dir(root, p, run_name), device, p.scaling.checkpoint_seconds)
 
 
 def local_run_dir(root: Path, p: Params, run_name: str) -> Path:

@@ -46,3 +46,11 @@ class ScalingConfig(StrictModel):
     use_gpu: bool = False  # one GPU per worker
     cpus_per_worker: float = Field(1.0, gt=0.0)  # CPUs Ray reserves for each worker
     storage_path: str | None = None  # checkpoint storage (shared path or URI on a multi-node cluster); default .ray_runs/
+    # seconds between checkpoints: one after the first epoch that ends at least this long after
+    # the previous checkpoint (or the start), and always after the last epoch; 0: after every epoch.
+    # Metrics are logged every epoch either way; resuming replays the epochs since the checkpoint
+    # exactly (seeds per epoch, RNG state in the checkpoint), so the cadence never changes a result.
+    checkpoint_seconds: float = Field(30.0, ge=0.0)
+    # Ray Train: restart the worker group from the last checkpoint after a worker or node dies,
+    # at most this many times (-1: without limit; 0: fail on the first). Not used in-process.
+    max_failures: int = Field(0, ge=-1)

@@ -1,6 +1,7 @@
 """In-process backend: the same loop as a Ray worker, rank 0 of 1, no Ray at all.
 
-Each epoch's checkpoint is written to a temporary folder and renamed into place with
+A checkpoint (every ``checkpoint_seconds`` and after the last epoch, see
+:mod:`genmodels.training.cadence`) is written to a temporary folder and renamed into place with
 signals held (:func:`genmodels.training.interrupt.held`), so an interruption leaves the
 newest complete checkpoint to resume from and never half of one.
 """
@@ -17,6 +18,7 @@ import torch
 
 from genmodels.atomic import staged_dir
 from genmodels.training import checkpoint as ckpt
+from genmodels.training.cadence import Cadence
 from genmodels.training.interrupt import held
 from genmodels.training.loop import Restored, TrainJob, describe, restore_dir, train_worker
 
@@ -29,9 +31,12 @@ class LocalContext:
     rank = 0
     world_size = 1
 
-    def __init__(self, run_dir: Path, device: torch.device, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, run_dir: Path, device: torch.device, log: Callable[[str], None] | None = None, checkpoint_seconds: float = 0.0,
+    ) -> None:  # fmt: skip
         self.run_dir = run_dir
         self.device = device
+        self.cadence = Cadence(checkpoint_seconds)
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
 
     def checkpoints(self) -> list[Path]:
@@ -45,7 +50,10 @@ class LocalContext:
         self.log(f"resuming from {latest}")
         return restore_dir(latest, self.device)
 
-    def save(self, metrics: dict[str, float], write: Callable[[Path], None]) -> None:
+    def save(self, metrics: dict[str, float], write: Callable[[Path], None], final: bool) -> None:
+        if not self.cadence.due(final):
+            self.log(describe(metrics))
+            return
         with held():
             with staged_dir(self.run_dir / f"checkpoint_{int(metrics['epoch']):06d}") as tmp:
                 write(tmp)
@@ -54,8 +62,10 @@ class LocalContext:
         self.log(describe(metrics))
 
 
-def train_local(job: TrainJob, x: np.ndarray, y: np.ndarray | None, run_dir: Path, device: str = "cpu") -> Path:
+def train_local(
+    job: TrainJob, x: np.ndarray, y: np.ndarray | None, run_dir: Path, device: str = "cpu", checkpoint_seconds: float = 0.0,
+) -> Path:  # fmt: skip
     """Train in this process; returns the folder of the final checkpoint."""
-    ctx = LocalContext(run_dir, torch.device(device))
+    ctx = LocalContext(run_dir, torch.device(device), checkpoint_seconds=checkpoint_seconds)
     train_worker(job, x, y, ctx)
     return ctx.checkpoints()[-1]

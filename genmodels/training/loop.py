@@ -123,7 +123,10 @@ class WorkerContext(Protocol):
 
     def restore(self) -> Restored | None: ...
 
-    def save(self, metrics: dict[str, float], write: Callable[[Path], None]) -> None: ...
+    def save(self, metrics: dict[str, float], write: Callable[[Path], None], final: bool) -> None:
+        """Take the epoch's metrics (every epoch) and, when the backend's cadence says so or
+        ``final`` (the loop's last epoch), a checkpoint written by ``write`` into a folder."""
+        ...
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -218,7 +221,7 @@ def _fit_direct(job: TrainJob, state: _State, xt: Tensor, yt: Tensor | None, ctx
     elapsed = time.perf_counter() - t0
     row = {"epoch": 0.0, **{f"fit/{k}": float(v) for k, v in stats.items()}, "epoch_seconds": elapsed, "train_seconds": elapsed}
     state.history.append(row)
-    ctx.save(row, state.writer(job, 0, ctx.device))
+    ctx.save(row, state.writer(job, 0, ctx.device), final=True)
 
 
 def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tensor | None, ctx: WorkerContext) -> dict[str, float]:
@@ -312,9 +315,10 @@ def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: Worker
         if xv is not None:
             row.update(_validate(job, state, epoch, xv, ctx))
         state.history.append(row)
-        if best_val and (epoch == job.fit.epochs - 1 or selection.stops(state.history, job.fit)):
+        final = epoch == job.fit.epochs - 1 or (best_val and selection.stops(state.history, job.fit))
+        if best_val and final:
             state.model.load_state_dict(state.best_state)  # the final checkpoint holds the selected weights
-        ctx.save(row, state.writer(job, epoch, ctx.device))
+        ctx.save(row, state.writer(job, epoch, ctx.device), final=final)
     return state.history
 
 

@@ -117,7 +117,8 @@ class TuneContext:
             return True
         return self.job.select == "best_val" and selection.stops(self.history, self.job.fit)
 
-    def save(self, metrics: dict[str, float], write: Callable[[Path], None]) -> None:
+    def save(self, metrics: dict[str, float], write: Callable[[Path], None], final: bool) -> None:
+        """Every epoch: a report with a checkpoint (ASHA decides on each; ``final`` is :meth:`complete`'s)."""
         from ray import tune
 
         self.history.append(metrics)

@@ -217,8 +217,8 @@ class CrashingContext(LocalContext):
         super().__init__(run_dir, torch.device("cpu"), log=lambda s: None)
         self.crash_after = crash_after
 
-    def save(self, metrics, write) -> None:
-        super().save(metrics, write)
+    def save(self, metrics, write, final) -> None:
+        super().save(metrics, write, final)
         if int(metrics["epoch"]) + 1 >= self.crash_after:
             raise Crash
 

@@ -48,8 +48,8 @@ class CrashingContext(LocalContext):
         super().__init__(run_dir, torch.device("cpu"), log=lambda s: None)
         self.crash_after = crash_after
 
-    def save(self, metrics, write) -> None:  # noqa: ANN001
-        super().save(metrics, write)
+    def save(self, metrics, write, final) -> None:  # noqa: ANN001
+        super().save(metrics, write, final)
         if int(metrics["epoch"]) + 1 >= self.crash_after:
             raise Crash
 

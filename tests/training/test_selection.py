@@ -41,8 +41,8 @@ class Recording(LocalContext):
         super().__init__(run_dir, torch.device("cpu"), log=lambda s: None)
         self.weights: dict[int, dict[str, torch.Tensor]] = {}
 
-    def save(self, metrics, write) -> None:
-        super().save(metrics, write)
+    def save(self, metrics, write, final) -> None:
+        super().save(metrics, write, final)
         self.weights[int(metrics["epoch"])] = weights(self.checkpoints()[-1])
 
 
