@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONHASHSEED := 0
 
-.PHONY: install repro test ui bench clean
+.PHONY: install repro test test-slow ui bench clean
 
 install: $(STAMP)
 
@@ -22,8 +22,14 @@ $(STAMP): constraints.txt pyproject.toml
 repro: $(STAMP)
 	dvc repro
 
+# make test: everything but the tests marked slow (well under 15 minutes on 2 cores);
+# make test-slow: those (tune searches, multi-node, killed workers, signals, determinism);
+# CI (.ci/run) runs both.
 test: $(STAMP)
-	python -m pytest -q
+	python -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)
+	python -m pytest -q -m slow
 
 PORT ?= 5000
 ui: $(STAMP)

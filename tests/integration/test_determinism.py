@@ -23,7 +23,7 @@ import pytest
 import torch
 import yaml
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).parents[2]
 TINY = {
     "experiment": "determinism",

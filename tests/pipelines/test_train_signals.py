@@ -23,13 +23,13 @@ import pytest
 import torch
 import yaml
 
-pytestmark = pytest.mark.integration  # four CLI processes (~15 s each of torch/MLflow start-up on 2 cores)
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # four CLI processes (~15 s each of torch/MLflow start-up on 2 cores)
 EPOCHS = 40  # long enough to be interrupted twice after a checkpoint, ~3 s of training
 TINY = {
     "experiment": "signals",
     "seed": 0,
     "data": {"name": "digits", "limit": 400},
-    "scaling": {"backend": "local"},
+    "scaling": {"backend": "local", "checkpoint_seconds": 0},  # a checkpoint per epoch: interruptions land between them
     "models": {"vae": "vae", "bad": "vae"},
     "vae": {"model": {"hidden": [32], "latent_dim": 4, "iw_samples": 4}, "fit": {"epochs": EPOCHS, "batch_size": 32}},
     # lr 1e8: the first step blows the weights up and the second step's gradient norm is inf

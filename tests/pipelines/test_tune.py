@@ -18,7 +18,7 @@ import yaml
 from tests.pipelines.tune_helpers import cli, cli_env, runs, write_params
 
 pytest.importorskip("ray")
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 EPOCHS, TRIALS = 4, 6
 # lr 1e15 makes the VAE's loss NaN in its first epoch: a diverging trial among healthy ones
 TUNE = f"""

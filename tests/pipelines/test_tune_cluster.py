@@ -15,7 +15,7 @@ import pytest
 from tests.pipelines.tune_helpers import BIN, cli, runs, write_params
 
 pytest.importorskip("ray")
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TUNE = """
 tune:
   num_samples: 2

@@ -22,7 +22,7 @@ except ImportError:
 from tests.pipelines.tune_helpers import BIN, cli, runs, write_params
 
 pytest.importorskip("ray")
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 N, EPOCHS = 4, 6
 TUNE = f"""
 tune:

@@ -15,7 +15,7 @@ import pytest
 from tests.training.test_ray_cluster import free_port
 
 pytest.importorskip("ray")
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).parents[2]
 
 
