@@ -15,6 +15,7 @@ from genmodels.config import Params
 from genmodels.data import read_samples
 from genmodels.device import resolve_device
 from genmodels.errors import DataError
+from genmodels.metrics.builtin.model_based import UNIFORM_FLAG
 from genmodels.metrics.config import EvaluateConfig
 from genmodels.metrics.features import load_extractor
 from genmodels.metrics.reference import load_reference, real_features
@@ -112,4 +113,6 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
         mlrun.log_metrics({"evaluate_seconds": time.perf_counter() - started})
     shown = ", ".join(f"{k}={v:.4g}" for k, v in report.metrics.items() if v is not None)
     log(f"evaluate {name}: {shown}")
+    if result.get(UNIFORM_FLAG):
+        log(f"evaluate {name}: WARNING nll_bits_per_dim: {result['notes']['nll_bits_per_dim']}")
     return result

@@ -16,6 +16,7 @@ import numpy as np
 from genmodels.atomic import write_text
 from genmodels.errors import DataError
 from genmodels.metrics.builtin.diagnostics import HOLDOUT_KEY
+from genmodels.metrics.builtin.model_based import UNIFORM_FLAG
 from genmodels.metrics.registry import key_specs
 from genmodels.metrics.resampling import paired_probability
 from genmodels.metrics.seeds import MEAN_SUFFIX, PER_SEED, SD_SUFFIX, headline_keys
@@ -46,7 +47,8 @@ def rows(root: Path, models: dict[str, str], columns: list[str]) -> list[dict]:
             stage = "reference" if family == REFERENCE_FAMILY else f"evaluate@{name}"
             raise DataError(f"metrics file not found: {path} (run {stage})")
         m = json.loads(path.read_text())
-        out.append({"model": name, "family": family, **{k: m.get(k) for k in columns}, **seed_fields(m), "notes": m.get("notes", {})})
+        out.append({"model": name, "family": family, **{k: m.get(k) for k in columns}, **seed_fields(m), UNIFORM_FLAG: m.get(UNIFORM_FLAG),
+                    "notes": m.get("notes", {})})  # fmt: skip
     return out
 
 
@@ -76,6 +78,8 @@ def cell(row: dict, key: str) -> str:
         low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
         tag = {"exact": "exact", "bound": "upper bound", "estimate": "estimate"}.get(kind, kind)
         text += f" ({tag}, {fmt(low)}–{fmt(high)})" if low is not None and high is not None else f" ({tag})"
+        if row.get(UNIFORM_FLAG):
+            text += " ⚠ worse than uniform"  # above log2 K bits/dim: a failed fit or estimate (see the notes)
     return text
 
 
@@ -156,7 +160,7 @@ def run(root: Path, params_file: str | None = None) -> list[dict]:
     for r in table:
         r[f"{RANKED_BY}_group"] = groups.get(r["model"])
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["model", "family", f"{RANKED_BY}_group", *columns, "nll_kind", *seed_columns], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=["model", "family", f"{RANKED_BY}_group", *columns, "nll_kind", UNIFORM_FLAG, *seed_columns], lineterminator="\n")
     writer.writeheader()
     for r in table:
         writer.writerow({**{k: ("" if v is None else v) for k, v in r.items() if k != "notes"}, "nll_kind": nll_kind(r)})

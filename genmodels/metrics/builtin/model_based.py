@@ -81,6 +81,18 @@ def sandwich_bits(inp: EvalInputs, x: torch.Tensor) -> tuple[float, float] | Non
     return float(upper.mean() * scale), float(lower.mean() * scale)
 
 
+UNIFORM_FLAG = "nll_worse_than_uniform"  # 1.0: nll_bits_per_dim > log2 K; 0.0: not; None: continuous data
+
+
+def worse_than_uniform(bits_per_dim: float, levels: int | None) -> bool | None:
+    """Whether a discrete NLL exceeds ``log2 K`` bits/dim, the uniform distribution over the K
+    levels that any model can match without training: such a figure is a failed fit or a
+    failed likelihood estimate, never a result. None for continuous data (no K)."""
+    if levels is None:
+        return None
+    return bool(bits_per_dim > math.log2(levels))
+
+
 @register_metric(
     "nll",
     [MetricKey("nll_bits_per_dim", "lower", "test negative log-likelihood in bits per dimension of the data on its K levels (discrete: −log2 P(k) / D; log2 K is the uniform model); exact for categorical models, differences of CDFs for Gaussian decoders and mixtures, importance sampling over the dequantization noise otherwise; its kind — exact, upper bound or estimate — is in notes, a value worse than uniform is flagged there. Continuous data: −log2 p(x) / D"),
@@ -99,15 +111,17 @@ def nll(inp: EvalInputs) -> dict:
     bpd = discrete_bits(inp, test)
     value = float(bpd.mean())
     note = f"{kind} ({KIND_WORDS[kind]})"
-    if info.levels is not None:
-        uniform = math.log2(info.levels)
-        if value > uniform:
-            note += f"; WORSE THAN UNIFORM: {value:.3f} > log2 K = {uniform:.3f} bits/dim"
+    worse = worse_than_uniform(value, info.levels)
+    if worse:
+        note += f"; WORSE THAN UNIFORM: {value:.3f} > log2 K = {math.log2(info.levels):.3f} bits/dim (a failed fit or a failed estimate)"
     out = {
         "nll_bits_per_dim": value,
         "nll_bits_per_dim_stderr": float(bpd.std() / math.sqrt(len(bpd))),
+        UNIFORM_FLAG: None if worse is None else float(worse),
         "notes": {"nll_bits_per_dim": note},
     }
+    if worse is None:
+        out["notes"][UNIFORM_FLAG] = "continuous data: no uniform model over levels to compare with"
     sandwich = sandwich_bits(inp, test)
     if sandwich is None:
         out["nll_bits_per_dim_low"] = out["nll_bits_per_dim_high"] = None
