@@ -60,6 +60,32 @@ def test_probabilities_sum_to_one_over_all_states(bins: int | None) -> None:
     assert float(mass) == pytest.approx(1.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("binning", ["even", "ends"])
+def test_binned_levels_sum_to_one_and_ends_keep_their_own_state(binning: str) -> None:
+    info = DatasetInfo("tiny5", "image", (1, 1, 2), 5, None, (0.0, 1.0))
+    model = build_model("bayesnet", {"image_bins": 3, "image_binning": binning}, info)
+    expected = {"even": [0, 0, 1, 1, 2], "ends": [0, 1, 1, 1, 2]}[binning]  # ends: {0}, {1, 2, 3}, {4}
+    assert model.level_state.tolist() == expected
+    x = torch.randint(0, 5, (80, *info.shape), generator=torch.Generator().manual_seed(0)) / 4.0
+    model.fit_direct(x, None, torch.Generator())
+    levels = torch.tensor(list(itertools.product(range(5), repeat=2)), dtype=torch.float64)
+    v = ((levels + 0.5) / 5).view(-1, *info.shape)
+    assert float(model.log_likelihood(v, torch.Generator()).exp().sum() / 5**2) == pytest.approx(1.0, abs=1e-12)
+    draws = model.sample(4000, torch.Generator().manual_seed(1))
+    k = torch.round(draws * 4).long().flatten()
+    assert set(k.tolist()) == set(range(5))  # every level reachable from its state
+
+
+def test_default_states_fit_28x28_images_at_256_levels() -> None:
+    mnist = DatasetInfo("mnist5k", "image", (1, 28, 28), 256, 10, (0.0, 1.0))
+    model = build_model("bayesnet", {}, mnist)  # one state per level (784 x 256) would not fit: no error, the most that fit
+    assert model.n_states == 20 and 784 * model.n_states <= 16384
+    assert model.first_level[:2].tolist() == [0, 1] and model.first_level[-2:].tolist() == [255, 256]
+    assert build_model("bayesnet", {}, TINY).n_states == 3  # small images keep one state per level (exact)
+    with pytest.raises(ValueError, match=r"model.image_bins: .* set model.image_bins to at most 20"):
+        build_model("bayesnet", {"image_bins": 64}, mnist)
+
+
 def test_point_density_with_tails_integrates_to_one() -> None:
     model = build_model("bayesnet", {"point_bins": 5, "margin": 0.1}, POINTS)
     x = torch.randn(300, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)

@@ -1,7 +1,7 @@
 """A discrete Bayesian network over binned variables with a Chow-Liu tree structure.
 
 Each dimension becomes a discrete variable: an image pixel's grey level (``K`` states, or
-``image_bins`` groups of adjacent levels), or a point coordinate in ``point_bins`` equal bins
+``image_bins`` groups of adjacent levels, the black and white ends alone by default), or a point coordinate in ``point_bins`` equal bins
 over the training range widened by ``margin`` on each side, plus one tail state below and
 one above. The structure is the Chow-Liu tree (Chow & Liu 1968): the maximum spanning tree
 of the pairwise plug-in mutual information ``I(X_i; X_j) = H_i + H_j - H_ij``, which
@@ -26,6 +26,7 @@ so the density is proper on all of R^D and finite everywhere.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import torch
@@ -44,7 +45,13 @@ _ROWS = 4096  # training samples one-hot encoded at once
 
 
 class BayesNetConfig(StrictModel):
-    image_bins: int | None = Field(None, ge=2)  # states per pixel; None: one per grey level (exact discrete NLL)
+    # states per pixel; None: one per grey level (exact discrete NLL) where pixels x levels fit the
+    # pair-count limit, else the most states that fit (784 pixels x 256 levels: 20 states)
+    image_bins: int | None = Field(None, ge=2)
+    # how fewer states than levels split them: "even" runs of adjacent levels, or "ends": levels 0
+    # and K-1 (the black background and saturated ink, most pixels of a real image) keep a state
+    # each and the even runs split the levels between them
+    image_binning: Literal["even", "ends"] = "ends"
     point_bins: int = Field(96, ge=1)  # equal-width bins per coordinate of continuous data (plus 2 tail states)
     margin: float = Field(0.05, gt=0.0)  # continuous data: fraction of each coordinate's range added on both sides
     prior_ess: float = Field(100.0, gt=0.0)  # BDeu equivalent sample size per table (digits: 0.35 pseudo-counts a cell)
@@ -113,6 +120,23 @@ def conditional_tables(counts: Tensor, parents: np.ndarray, n_states: int, ess: 
     return tables
 
 
+def state_edges(levels: int, bins: int, binning: str) -> Tensor:
+    """First level of each of ``bins`` states, then ``levels``: ``(bins + 1,)``, increasing.
+
+    ``even``: ``ceil(i K / B)``. ``ends``: level 0 and level K-1 alone, the levels between
+    split evenly into the other ``B - 2`` states (``B = 2``: level 0 and the rest).
+    """
+    k, b = levels, bins
+    if b >= k:
+        return torch.arange(k + 1)
+    if binning == "even":
+        return torch.tensor([-(-i * k // b) for i in range(b + 1)])
+    if b == 2:
+        return torch.tensor([0, 1, k])
+    inner = [1 + -(-i * (k - 2) // (b - 2)) for i in range(b - 1)]  # 1 .. K-1
+    return torch.tensor([0, *inner, k])
+
+
 def _check_size(d: int, b: int, discrete: bool) -> None:
     """ModelConfigError naming the key to lower when ``d`` variables x ``b`` states exceed the pair-count limit."""
     if d * b <= _MAX_STATES:
@@ -139,12 +163,12 @@ class BayesNet(DirectFitModel):
         self.discrete = info.levels is not None
         if self.discrete:
             k = int(info.levels)
-            b = config.image_bins or k
+            b = config.image_bins or min(k, max(2, _MAX_STATES // d))
             if b > k:
                 raise ModelConfigError(f"model.image_bins: {b} exceeds the {k} levels of the data; set at most {k}")
-            first = torch.tensor([-(-i * k // b) for i in range(b + 1)])  # first level of each state: ceil(i K / B)
+            first = state_edges(k, b, config.image_binning)
             self.register_buffer("first_level", first, persistent=False)
-            self.register_buffer("level_state", torch.arange(k) * b // k, persistent=False)
+            self.register_buffer("level_state", torch.searchsorted(first, torch.arange(k), right=True) - 1, persistent=False)
         else:
             b = config.point_bins + 2  # state 0: below the range, 1..point_bins: bins, last: above
         self.n_states = b
