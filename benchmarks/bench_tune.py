@@ -12,18 +12,17 @@ Run: ``.venv/bin/python benchmarks/bench_tune.py [--trials 16] [--epochs 30] [--
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from results import row, write_rows
+
 PARAMS = """
 experiment: bench-tune
 models: {{vae: vae}}
@@ -68,25 +67,6 @@ def search(root: Path, label: str, text: str) -> tuple[dict, float]:
     return summary, walls[key]
 
 
-def commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
-    return out.stdout.strip()
-
-
-def write_rows(rows: list[list]) -> None:
-    """Write ``rows`` into ``benchmarks/results.csv`` (header: the DESIGN.md columns), replacing earlier rows of the same figures."""
-    path = ROOT / "benchmarks/results.csv"
-    header = ["benchmark", "figure", "value", "unit", "target", "met", "machine", "commit"]
-    kept = []
-    if path.is_file():
-        with open(path, newline="") as f:
-            kept = [r for r in csv.reader(f)][1:]
-    figures = {(r[0], r[1]) for r in rows}
-    kept = [r for r in kept if r and (r[0], r[1]) not in figures]
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows([header, *kept, *rows])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--trials", type=int, default=16)
@@ -109,30 +89,11 @@ def main() -> None:
     same = configs(full) == configs(asha)
     gap = asha["best"]["fid"] / full["best"]["fid"] - 1.0
     share = asha["trial_epochs"] / full["trial_epochs"]
-    machine = f"{platform.machine()} {os.cpu_count()} cpu"
     rows = [
-        [
-            "tune",
-            f"asha_best_val_fid_gap_vs_full_random (grace {args.grace}, rf {args.rf})",
-            f"{100 * gap:.2f}",
-            "%",
-            "<= 5",
-            str(gap <= 0.05),
-            machine,
-            commit(),
-        ],
-        [
-            "tune",
-            f"asha_trial_epochs_share_of_full_random (grace {args.grace}, rf {args.rf})",
-            f"{100 * share:.1f}",
-            "%",
-            "<= 40",
-            str(share <= 0.40),
-            machine,
-            commit(),
-        ],
-        ["tune", "full_random_search_wall", f"{full_wall:.0f}", "s", "", "", machine, commit()],
-        ["tune", f"asha_search_wall (grace {args.grace}, rf {args.rf})", f"{asha_wall:.0f}", "s", "", "", machine, commit()],
+        row("tune", f"asha_best_val_fid_gap_vs_full_random (grace {args.grace}, rf {args.rf})", f"{100 * gap:.2f}", "%", "<= 5", gap <= 0.05),
+        row("tune", f"asha_trial_epochs_share_of_full_random (grace {args.grace}, rf {args.rf})", f"{100 * share:.1f}", "%", "<= 40", share <= 0.40),
+        row("tune", "full_random_search_wall", f"{full_wall:.0f}", "s"),
+        row("tune", f"asha_search_wall (grace {args.grace}, rf {args.rf})", f"{asha_wall:.0f}", "s"),
     ]
     write_rows(rows)
     print(f"| search ({args.trials} trials x {args.epochs} epochs, same configurations: {same}) | best val FID | test FID of the best | trial-epochs | wall |")
