@@ -104,7 +104,7 @@ def _worker_entry(config: dict[str, Any]) -> None:
     import ray
 
     job, x, y = ray.get(config["data"])  # the job carries the validation split
-    train_worker(job, x, y, RayContext(config["checkpoint_seconds"]))
+    train_worker(job, x, y, config["context_cls"](config["checkpoint_seconds"]))
 
 
 def quiet_ray_logs() -> None:
@@ -166,12 +166,14 @@ def train_ray(
     cpus_per_worker: float,
     checkpoint_seconds: float = 0.0,
     max_failures: int = 0,
+    context_cls: type[RayContext] = RayContext,
 ) -> Path:
     """Fit with ``TorchTrainer``; returns a local folder holding the final checkpoint (the
     selected epoch's weights under ``fit.select: best_val``: the last one reported).
 
     ``checkpoint_seconds``: see :class:`~genmodels.training.cadence.Cadence` (0: every epoch);
-    ``max_failures``: worker-group restarts from the last checkpoint (Ray's ``FailureConfig``).
+    ``max_failures``: worker-group restarts from the last checkpoint (Ray's ``FailureConfig``);
+    ``context_cls``: the workers' context (a subclass can observe saves, as the benchmark does).
     """
     import ray
     from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
@@ -183,7 +185,7 @@ def train_ray(
     data_ref = ray.put((job, x, y))
     trainer = TorchTrainer(
         _worker_entry,
-        train_loop_config={"data": data_ref, "checkpoint_seconds": checkpoint_seconds},
+        train_loop_config={"data": data_ref, "checkpoint_seconds": checkpoint_seconds, "context_cls": context_cls},
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ScalingConfig(
             num_workers=num_workers,
