@@ -43,6 +43,8 @@ class LocalContext:
         return sorted(p for p in self.run_dir.glob("checkpoint_*") if (p / ckpt.TRAINER_FILE).is_file())
 
     def restore(self) -> Restored | None:
+        for partial in self.run_dir.glob(".checkpoint_*"):  # staged by a process killed (SIGKILL) while writing it
+            shutil.rmtree(partial, ignore_errors=True)
         found = self.checkpoints()
         if not found:
             return None
@@ -57,8 +59,10 @@ class LocalContext:
         with held():
             with staged_dir(self.run_dir / f"checkpoint_{int(metrics['epoch']):06d}") as tmp:
                 write(tmp)
-            for old in self.checkpoints()[:-KEEP]:
-                shutil.rmtree(old, ignore_errors=True)
+            for old in self.checkpoints()[:-KEEP]:  # out of the listing at once (a rename), then deleted
+                trash = old.with_name(f".{old.name}.old")
+                old.rename(trash)
+                shutil.rmtree(trash, ignore_errors=True)
         self.log(describe(metrics))
 
 

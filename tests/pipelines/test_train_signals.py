@@ -4,8 +4,8 @@ SQLite MLflow store, a tiny prepared project.
 * a learning rate that really diverges: exit 1, one line naming the model, epoch, step and
   value, the MLflow run FAILED with that line as its reason, no ``models/<model>/``;
 * SIGINT, then SIGTERM on the resumed run: exit 130 / 143, one line each, no partial output,
-  the runs KILLED; a third run resumes from the last checkpoint and ends with weights equal
-  (bit for bit) to an uninterrupted run's.
+  the runs KILLED; then SIGKILL; a last run resumes from the newest complete checkpoint and
+  ends with weights equal (bit for bit) to an uninterrupted run's.
 """
 
 from __future__ import annotations
@@ -141,11 +141,20 @@ def test_interrupted_runs_leave_nothing_partial_and_resume_to_the_uninterrupted_
     assert f"resuming from {project / run_dir / f'checkpoint_{last:06d}'}" in (tmp_path / "second").read_text()
     no_partial_output(project, "vae")
 
+    # SIGKILL: nothing runs on the way out, yet the newest complete checkpoint is still there to resume from
+    proc = start(project, "vae", tmp_path / "killed")
+    wait_for(lambda: max(checkpoints(project)) > last2, proc)
+    proc.kill()
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    last3 = max(checkpoints(project))
+    assert last2 < last3 < EPOCHS - 1 and not (project / "models/vae").exists()
+
     proc = start(project, "vae", tmp_path / "third")
     assert proc.wait(timeout=300) == 0, (tmp_path / "third").read_text()
-    assert f"resuming from {project / run_dir / f'checkpoint_{last2:06d}'}" in (tmp_path / "third").read_text()
-    runs = mlflow_runs(project, "vae")
-    assert [r.info.status for r in runs] == ["KILLED", "KILLED", "FINISHED"]
+    assert f"resuming from {project / run_dir / f'checkpoint_{last3:06d}'}" in (tmp_path / "third").read_text()
+    assert not list((project / run_dir).glob(".*"))  # a checkpoint the kill cut short was cleared on resume
+    runs = mlflow_runs(project, "vae")  # the SIGKILLed process could not close its run: it stays RUNNING
+    assert [r.info.status for r in runs] == ["KILLED", "KILLED", "RUNNING", "FINISHED"]
     assert runs[0].data.tags["mlflow.note.content"].startswith("train vae: interrupted by SIGINT")
     assert runs[1].data.tags["mlflow.note.content"] == line
 
