@@ -4,6 +4,10 @@ run holding ``reports/index.html`` and the leaderboard, and the best model of ea
 the model registry (``<experiment>-<family>``, its metrics as tags and description).
 
 Nothing happens when no model has a run in the store (a report over hand-written metrics).
+A queued DVC experiment (its temporary workspace) records its report run and tags its model
+runs, but leaves the experiment's description and the registry to the project's own
+pipeline: they describe what the repository publishes, not every trial (``dvc exp apply
+<name>``, then ``dvc repro --force --single-item report``, publishes an experiment's results).
 """
 
 from __future__ import annotations
@@ -42,15 +46,30 @@ def publish(root: Path, experiment: str, table: list[dict], board_md: str) -> di
     run_files = {r["model"]: root / paths.model_dir(r["model"]) / "mlflow.json" for r in table if r["family"] != REFERENCE_FAMILY}
     if not any(f.is_file() for f in run_files.values()):
         return {}
-    from genmodels.tracking.mlflow_adapter import describe_experiment, log_report_run, pipeline_tags, register_version, tag_runs
+    from genmodels.tracking.mlflow_adapter import (
+        describe_experiment,
+        experiment_tags,
+        in_temporary_workspace,
+        log_report_run,
+        pipeline_tags,
+        register_version,
+        tag_runs,
+    )
 
     tags = pipeline_tags(root)
-    intro = ("Generative models trained, sampled and evaluated by the genmodels pipeline. Headline metrics "
-             "(reports/leaderboard.md has every column; reports/index.html the pictures):\n\n")  # fmt: skip
-    describe_experiment(root, experiment, intro + board_md)
+    trial = in_temporary_workspace(root)
+    if not trial:
+        intro = ("Generative models trained, sampled and evaluated by the genmodels pipeline. Headline metrics "
+                 "(reports/leaderboard.md has every column; reports/index.html the pictures):\n\n")  # fmt: skip
+        describe_experiment(root, experiment, intro + board_md)
     run_ids = tag_runs(root, experiment, run_files, tags)
     files = [root / f for f in (paths.INDEX_HTML, paths.LEADERBOARD_MD, paths.LEADERBOARD_CSV) if (root / f).is_file()]
     log_report_run(root, experiment, files, tags)
+    if trial:
+        name = experiment_tags().get("dvc.exp_name", "?")
+        log(f"report: DVC experiment {name} recorded; the experiment's description and the model registry are left to the "
+            f"project's pipeline (dvc exp apply {name}, then dvc repro --force --single-item report, publishes it)")  # fmt: skip
+        return {}
     versions = {}
     for family, row in sorted(best_per_family(table).items()):
         if row["model"] not in run_ids:

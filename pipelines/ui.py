@@ -42,14 +42,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def command(root: Path, host: str, port: int) -> list[str]:
     """The ``mlflow server`` command line over the project's store."""
-    from genmodels.tracking.mlflow_adapter import tracking_uri
+    from genmodels.tracking.mlflow_adapter import artifact_location, tracking_uri
 
     store = tracking_uri(root)
     if store.startswith(("http://", "https://")):
         raise GenmodelsError(f"MLFLOW_TRACKING_URI is already a server ({store}): open it in a browser, or unset it to serve the project's mlflow.db")
     exe = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
     return [exe, "server", "--backend-store-uri", store, "--host", host, "--port", str(port),
-            "--artifacts-destination", (root / "mlartifacts").resolve().as_uri(), "--workers", "1"]  # fmt: skip
+            "--artifacts-destination", artifact_location(root), "--workers", "1"]  # fmt: skip
 
 
 def experiment_links(root: Path, base: str) -> list[str]:

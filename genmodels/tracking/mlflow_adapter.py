@@ -6,6 +6,15 @@ picture). Tune's parent and child runs live in :mod:`genmodels.tracking.tune_run
 default store is ``sqlite:///mlflow.db`` at the
 project root; ``MLFLOW_TRACKING_URI`` overrides it (use an ``mlflow server`` when many
 processes write at once, e.g. Tune trials).
+
+Inside a DVC experiment's temporary workspace (``dvc exp run --queue`` / ``--temp``, run by
+``dvc queue start``: a copy of the repository under ``<root>/.dvc/tmp/exps/``, deleted
+afterwards) the default store is still the repository's own ``mlflow.db`` and ``mlartifacts/``
+(:func:`store_root`), and runs are tagged with the experiment's name and baseline
+(:func:`experiment_tags`). Several queue workers (``dvc queue start -j N``) may then write to
+that one SQLite file: MLflow serialises their writes (SQLite locking, a 20 s busy timeout),
+and the steps that race when two processes do them at once (creating the store's tables, an
+experiment, a registered model's version, the report run) run under :func:`store_lock`.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import json
 import math
 import os
 import subprocess
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +34,94 @@ from genmodels.errors import GenmodelsError
 RUN_FILE = "mlflow.json"
 
 
+def store_root(root: Path) -> Path:
+    """The project folder whose ``mlflow.db`` and ``mlartifacts/`` hold the runs of a pipeline run in ``root``.
+
+    That is ``root`` itself, except inside a temporary workspace of a DVC experiment: a copy of
+    the repository somewhere under ``<repo>/.dvc/tmp/`` (``dvc exp run --queue`` then ``dvc
+    queue start``, or ``dvc exp run --temp``), removed when the experiment ends. There it is
+    the same folder of the repository the experiment was queued from, found from ``DVC_ROOT``
+    (documented: DVC sets it for every stage command, and points it at that repository's root
+    for queued experiments), or, when a stage is run by hand in such a workspace, from the
+    workspace's own path.
+    """
+    root = root.resolve()
+    candidates = []
+    if os.environ.get("DVC_ROOT"):
+        candidates.append(Path(os.environ["DVC_ROOT"]).resolve())
+    parts = root.parts
+    for i in range(len(parts) - 2):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            candidates.append(Path(*parts[:i]))
+            break
+    for repo in candidates:
+        tmp = repo / ".dvc" / "tmp"
+        if not root.is_relative_to(tmp) or root == tmp:
+            continue
+        # the workspace's own repository root: the nearest folder with a .dvc/ of its own
+        workspace = next((p for p in (root, *root.parents) if p != tmp and p.is_relative_to(tmp) and (p / ".dvc").is_dir()), None)
+        if workspace is None:
+            continue
+        target = repo / root.relative_to(workspace)
+        if target.is_dir():
+            return target
+    return root
+
+
+def in_temporary_workspace(root: Path) -> bool:
+    """True inside a DVC experiment's temporary workspace (:func:`store_root` is elsewhere)."""
+    return store_root(root) != root.resolve()
+
+
 def tracking_uri(root: Path) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store_root(root) / 'mlflow.db'}"
+
+
+def artifact_location(root: Path) -> str:
+    """Where the default store keeps artifacts: ``mlartifacts/`` beside ``mlflow.db`` (:func:`store_root`)."""
+    return (store_root(root) / "mlartifacts").as_uri()
+
+
+_LOCKS: dict[str, list] = {}  # store key -> [this process's RLock, its depth]
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock shared by every process on this machine that uses the store ``uri``.
+
+    MLflow serialises plain writes to one SQLite file, but some steps race when two processes
+    do them at once: creating a new store's tables (a second process sees a half-made schema
+    and fails, "table ... already exists"), creating the same experiment, tagging it, numbering
+    a registered model's versions. Those steps run under this lock (``flock`` on a file in the
+    temporary folder, keyed by the URI; a no-op where ``fcntl`` is missing). Re-entrant within
+    a process (threads wait for each other; a nested use does not lock itself out).
+    """
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256(uri.encode()).hexdigest()[:16]
+    with _LOCKS_GUARD:
+        local = _LOCKS.setdefault(key, [threading.RLock(), 0])
+    with local[0]:
+        local[1] += 1
+        try:
+            if local[1] > 1:
+                yield
+                return
+            try:
+                import fcntl
+            except ImportError:  # Windows: no concurrent queue workers to guard against there
+                yield
+                return
+            with open(Path(tempfile.gettempdir()) / f"genmodels-mlflow-{key}.lock", "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        finally:
+            local[1] -= 1
 
 
 def user_tracking_uri() -> str | None:
@@ -41,11 +137,31 @@ def _mlflow(root: Path):
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     named = user_tracking_uri()
-    check_reachable(tracking_uri(root))
-    mlflow.set_tracking_uri(tracking_uri(root))
+    uri = tracking_uri(root)
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
     if named is None:  # MLflow 3 also exports the URI to the environment; keep it ours, per root
         os.environ.pop("MLFLOW_TRACKING_URI", None)
+    with store_lock(uri):  # a new store's tables are made by one process; the others wait for them
+        mlflow.MlflowClient().search_experiments(max_results=1)
     return mlflow
+
+
+def _experiment(mlflow: Any, root: Path, experiment: str) -> str:
+    """Id of ``experiment`` in the store ``mlflow`` is set to, created if missing (on the default
+    store with its artifacts in the project's ``mlartifacts/``) and marked as model training;
+    under :func:`store_lock`, so two processes starting at once make one experiment."""
+    client = mlflow.MlflowClient()
+    with store_lock(mlflow.get_tracking_uri()):
+        exp = client.get_experiment_by_name(experiment)
+        if exp is not None:
+            exp_id = exp.experiment_id
+        else:
+            # the default local store keeps artifacts beside mlflow.db, whatever the working directory
+            location = artifact_location(root) if user_tracking_uri() is None else None
+            exp_id = client.create_experiment(experiment, artifact_location=location)
+        mark_model_training(client, exp_id)
+    return exp_id
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -109,10 +225,7 @@ def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new:
     tag (``Type: message``) and the run's description (the message, as the CLI prints it).
     """
     mlflow = _mlflow(root)
-    if mlflow.get_experiment_by_name(experiment) is None and user_tracking_uri() is None:
-        # the default local store keeps artifacts beside mlflow.db, whatever the working directory
-        mlflow.create_experiment(experiment, artifact_location=(root / "mlartifacts").resolve().as_uri())
-    mark_model_training(mlflow.MlflowClient(), mlflow.set_experiment(experiment).experiment_id)
+    mlflow.set_experiment(experiment_id=_experiment(mlflow, root, experiment))
     run_id = None
     if not new and run_file.is_file():
         run_id = json.loads(run_file.read_text()).get("run_id")
@@ -123,7 +236,7 @@ def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new:
     active = mlflow.start_run(run_id=run_id, run_name=None if run_id else model_name)
     run = Run(mlflow, active.info.run_id)
     if run_id is None:
-        run.set_tags({"genmodels.model": model_name, **pipeline_tags(root)})
+        run.set_tags({"genmodels.model": model_name, **pipeline_tags(root), **experiment_tags()})
     try:
         yield run
     except BaseException as exc:
@@ -180,9 +293,13 @@ def tracking_server(root: Path, timeout: float = 120.0) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     exe = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
-    store = uri or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+    store = tracking_uri(root)
+    with store_lock(store):  # a new store's tables are made here, not by the server while a stage opens the file too
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(tracking_uri=store).search_experiments(max_results=1)
     cmd = [exe, "server", "--backend-store-uri", store, "--host", "127.0.0.1", "--port", str(port),
-           "--artifacts-destination", (root / "mlartifacts").resolve().as_uri(), "--workers", "1"]  # fmt: skip
+           "--artifacts-destination", artifact_location(root), "--workers", "1"]  # fmt: skip
     log = open(root / ".mlflow-server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
@@ -209,9 +326,10 @@ def ensure_experiment(uri: str, root: Path, name: str) -> str:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    exp = client.get_experiment_by_name(name)
-    exp_id = exp.experiment_id if exp is not None else client.create_experiment(name)
-    mark_model_training(client, exp_id)
+    with store_lock(uri):
+        exp = client.get_experiment_by_name(name)
+        exp_id = exp.experiment_id if exp is not None else client.create_experiment(name)
+        mark_model_training(client, exp_id)
     return exp_id
 
 
@@ -242,6 +360,18 @@ def pipeline_tags(root: Path) -> dict[str, str]:
     ``mlflow.source.git.commit``, shown in the UI) and the ``dvc.lock`` hash."""
     commit = git_commit(root)
     tags = {"git_commit": commit, "mlflow.source.git.commit": commit, "dvc_lock": dvc_lock_hash(root)}
+    return {k: v for k, v in tags.items() if v}
+
+
+EXP_NAME_TAG = "dvc.exp_name"
+EXP_BASELINE_TAG = "dvc.exp_baseline_rev"
+
+
+def experiment_tags() -> dict[str, str]:
+    """The DVC experiment a stage runs in (``dvc exp run``, queued or not): its name, as ``dvc exp
+    show`` lists it, and the commit it started from (DVC sets ``DVC_EXP_NAME`` and
+    ``DVC_EXP_BASELINE_REV`` for the stage commands of an experiment); empty outside one."""
+    tags = {EXP_NAME_TAG: os.environ.get("DVC_EXP_NAME"), EXP_BASELINE_TAG: os.environ.get("DVC_EXP_BASELINE_REV")}
     return {k: v for k, v in tags.items() if v}
 
 
@@ -286,15 +416,8 @@ class ClientRun(Run):
 def _client(root: Path, experiment: str) -> tuple[Any, str]:
     """A client on the project's store and the experiment's id (created, marked, artifacts under the root)."""
     mlflow = _mlflow(root)
-    client = mlflow.MlflowClient()
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        location = (root / "mlartifacts").resolve().as_uri() if user_tracking_uri() is None else None
-        exp_id = client.create_experiment(experiment, artifact_location=location)
-    else:
-        exp_id = exp.experiment_id
-    mark_model_training(client, exp_id)
-    return client, exp_id
+    exp_id = _experiment(mlflow, root, experiment)
+    return mlflow.MlflowClient(), exp_id
 
 
 def stored_run_id(client: Any, run_file: Path) -> str | None:
@@ -332,7 +455,8 @@ def closed_run(root: Path, experiment: str, model_name: str, run_file: Path) -> 
 def describe_experiment(root: Path, experiment: str, text: str) -> None:
     """Set the experiment's description (shown on its page above the runs) and mark its kind."""
     client, exp_id = _client(root, experiment)
-    client.set_experiment_tag(exp_id, NOTE_TAG, text)
+    with store_lock(tracking_uri(root)):
+        client.set_experiment_tag(exp_id, NOTE_TAG, text)
 
 
 def tag_runs(root: Path, experiment: str, run_files: Mapping[str, Path], tags: Mapping[str, Any]) -> dict[str, str]:
@@ -353,13 +477,14 @@ def log_report_run(root: Path, experiment: str, files: list[Path], tags: Mapping
     client, exp_id = _client(root, experiment)
     state = pipeline_tags(root)
     query = " and ".join(["tags.`genmodels.report` = 'true'", *(f"tags.`{k}` = '{v}'" for k, v in state.items())])
-    same = client.search_runs([exp_id], filter_string=query, max_results=1)
-    if same:
-        run_id = same[0].info.run_id
-    else:
-        run_id = client.create_run(exp_id, run_name="report", tags={"genmodels.report": "true", **state}).info.run_id
+    with store_lock(tracking_uri(root)):  # two reports of one state at once (queued experiments) make one run
+        same = client.search_runs([exp_id], filter_string=query, max_results=1)
+        if same:
+            run_id = same[0].info.run_id
+        else:
+            run_id = client.create_run(exp_id, run_name="report", tags={"genmodels.report": "true", **state}).info.run_id
     run = ClientRun(client, run_id)
-    run.set_tags(tags)
+    run.set_tags({**tags, **experiment_tags()})
     for f in files:
         run.log_artifact(f, "report")
     client.set_terminated(run_id, "FINISHED")
@@ -373,16 +498,17 @@ def register_version(root: Path, name: str, run_id: str, artifact_path: str, tag
     mlflow = _mlflow(root)
     client = mlflow.MlflowClient()
     clean = {k: str(v) for k, v in tags.items() if v is not None}
-    try:
-        client.get_registered_model(name)
-    except Exception:
-        client.create_registered_model(name, description="genmodels: the best model of its family by FID (the report stage)")
-    latest = client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"], max_results=1)
-    if latest and latest[0].run_id == run_id:
-        version, new = latest[0].version, False
-    else:
-        source = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{artifact_path}"
-        version, new = client.create_model_version(name, source, run_id=run_id).version, True
+    with store_lock(tracking_uri(root)):  # reports of queued experiments at once: one model, numbered versions
+        try:
+            client.get_registered_model(name)
+        except Exception:
+            client.create_registered_model(name, description="genmodels: the best model of its family by FID (the report stage)")
+        latest = client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"], max_results=1)
+        if latest and latest[0].run_id == run_id:
+            version, new = latest[0].version, False
+        else:
+            source = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{artifact_path}"
+            version, new = client.create_model_version(name, source, run_id=run_id).version, True
     for k, v in clean.items():
         client.set_model_version_tag(name, version, k, v)
     client.update_model_version(name, version, description=description)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from genmodels.tracking.mlflow_adapter import ensure_experiment, flatten, user_tracking_uri
+from genmodels.tracking.mlflow_adapter import artifact_location, ensure_experiment, flatten, store_lock, user_tracking_uri
 
 SEARCH_TAG = "genmodels.search"
 TRIAL_TAG = "genmodels.trial_id"
@@ -64,13 +64,13 @@ def find_parent(uri: str, experiment_id: str, search: str) -> str | None:
 def start_search(uri: str, root: Path, experiment: str, search: str, model: str, params: Mapping[str, Any], reuse: bool = False) -> dict[str, str]:
     """Open the search's parent run (with ``reuse``: the existing one of ``search``, reopened); returns the ``tracking`` dict for trials."""
     client = _client(uri)
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None and user_tracking_uri() is None:
-        # the server started here stands in for the project's SQLite store: keep artifacts where
-        # the stages' own runs (which open the store directly) can write to them too
-        exp_id = client.create_experiment(experiment, artifact_location=(root / "mlartifacts").resolve().as_uri())
-    else:
-        exp_id = ensure_experiment(uri, root, experiment)
+    with store_lock(uri):
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None and user_tracking_uri() is None:
+            # the server started here stands in for the project's SQLite store: keep artifacts where
+            # the stages' own runs (which open the store directly) can write to them too
+            client.create_experiment(experiment, artifact_location=artifact_location(root))
+    exp_id = ensure_experiment(uri, root, experiment)
     run_id = find_parent(uri, exp_id, search) if reuse else None
     if run_id is None:
         parent = client.create_run(exp_id, run_name=f"tune-{model}", tags={SEARCH_TAG: search, "genmodels.model": model})
