@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # minutes: two queued experiments through dvc queue
 ROOT = Path(__file__).parents[2]
 EXPERIMENT = "tiny-exp"
 PARAMS = {
