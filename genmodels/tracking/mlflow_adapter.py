@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
@@ -225,7 +226,8 @@ def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new:
     tag (``Type: message``) and the run's description (the message, as the CLI prints it).
     """
     mlflow = _mlflow(root)
-    mlflow.set_experiment(experiment_id=_experiment(mlflow, root, experiment))
+    experiment_id = _experiment(mlflow, root, experiment)
+    mlflow.set_experiment(experiment_id=experiment_id)
     run_id = None
     if not new and run_file.is_file():
         run_id = json.loads(run_file.read_text()).get("run_id")
@@ -233,16 +235,49 @@ def model_run(root: Path, experiment: str, model_name: str, run_file: Path, new:
             mlflow.get_run(run_id)
         except Exception:
             run_id = None  # the store changed (another MLFLOW_TRACKING_URI): start afresh
+    if new:
+        close_orphans(mlflow, experiment_id, model_name)
     active = mlflow.start_run(run_id=run_id, run_name=None if run_id else model_name)
     run = Run(mlflow, active.info.run_id)
     if run_id is None:
-        run.set_tags({"genmodels.model": model_name, **pipeline_tags(root), **experiment_tags()})
+        owner = {"genmodels.host": socket.gethostname(), "genmodels.pid": str(os.getpid())}
+        run.set_tags({"genmodels.model": model_name, **owner, **pipeline_tags(root), **experiment_tags()})
     try:
         yield run
     except BaseException as exc:
         end_failed(mlflow, exc)
         raise
     mlflow.end_run(status="FINISHED")
+
+
+def close_orphans(mlflow: Any, experiment_id: str, model_name: str) -> None:
+    """End as KILLED the model's runs still RUNNING whose process on this host is gone.
+
+    A process killed outright (SIGKILL, the machine's OOM killer) cannot end its run; the next
+    run of the same model closes it, with the reason as its note. Runs of another host, or whose
+    process still exists, are left alone.
+    """
+    host = socket.gethostname()
+    query = f"tags.`genmodels.model` = '{model_name}' and attributes.status = 'RUNNING' and tags.`genmodels.host` = '{host}'"
+    client = mlflow.tracking.MlflowClient()
+    for found in client.search_runs([experiment_id], filter_string=query):
+        pid = int(found.data.tags.get("genmodels.pid", "0") or 0)
+        if pid <= 0 or _alive(pid):
+            continue
+        note = f"the process (pid {pid} on {host}) ended without closing this run (killed); closed by the next run of {model_name}"
+        client.set_tag(found.info.run_id, "mlflow.note.content", note)
+        client.set_tag(found.info.run_id, "error", f"ProcessKilled: {note}")
+        client.set_terminated(found.info.run_id, status="KILLED")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def end_failed(mlflow: Any, exc: BaseException) -> None:

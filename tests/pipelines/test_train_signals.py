@@ -146,6 +146,7 @@ def test_interrupted_runs_leave_nothing_partial_and_resume_to_the_uninterrupted_
     wait_for(lambda: max(checkpoints(project)) > last2, proc)
     proc.kill()
     assert proc.wait(timeout=60) == -signal.SIGKILL
+    proc_killed = proc.pid
     last3 = max(checkpoints(project))
     assert last2 < last3 < EPOCHS - 1 and not (project / "models/vae").exists()
 
@@ -153,8 +154,9 @@ def test_interrupted_runs_leave_nothing_partial_and_resume_to_the_uninterrupted_
     assert proc.wait(timeout=300) == 0, (tmp_path / "third").read_text()
     assert f"resuming from {project / run_dir / f'checkpoint_{last3:06d}'}" in (tmp_path / "third").read_text()
     assert not list((project / run_dir).glob(".*"))  # a checkpoint the kill cut short was cleared on resume
-    runs = mlflow_runs(project, "vae")  # the SIGKILLed process could not close its run: it stays RUNNING
-    assert [r.info.status for r in runs] == ["KILLED", "KILLED", "RUNNING", "FINISHED"]
+    runs = mlflow_runs(project, "vae")  # the SIGKILLed process could not close its run: the next run did
+    assert [r.info.status for r in runs] == ["KILLED", "KILLED", "KILLED", "FINISHED"]
+    assert runs[2].data.tags["mlflow.note.content"].startswith(f"the process (pid {proc_killed} on ")
     assert runs[0].data.tags["mlflow.note.content"].startswith("train vae: interrupted by SIGINT")
     assert runs[1].data.tags["mlflow.note.content"] == line
 
