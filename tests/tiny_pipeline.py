@@ -18,18 +18,34 @@ from pathlib import Path
 import yaml
 
 EXPERIMENT = "tiny-ui"
-PARAMS = {
-    "experiment": EXPERIMENT,
-    "seed": 0,
-    "data": {"name": "digits", "limit": 300},
-    "evaluator": {"epochs": 3},
-    "scaling": {"backend": "local"},
-    "models": {"vae": "vae", "gmm": "gmm"},
+#: The models a tiny project may train: a small VAE and a 3-component GMM (seconds each).
+TINY_MODELS = {
     "vae": {"model": {"hidden": [32], "latent_dim": 4, "iw_samples": 2}, "fit": {"epochs": 2, "batch_size": 64}},
     "gmm": {"model": {"n_components": 3}},
-    "sample": {"n": 200},
-    "evaluate": {"ppl_samples": 50, "kid_subsets": 5, "throughput_samples": 50, "bootstrap": 50},
+    "independent": {},
 }
+
+
+def tiny_params(experiment: str, models: tuple[str, ...] = ("vae",), **sections: dict) -> dict:
+    """params.yaml of a tiny project (digits, 300 rows; small models; few samples), with
+    ``sections`` merged over the defaults (one level deep: ``evaluate={"bootstrap": 10}``)."""
+    params = {
+        "experiment": experiment,
+        "seed": 0,
+        "data": {"name": "digits", "limit": 300},
+        "evaluator": {"epochs": 3},
+        "scaling": {"backend": "local"},
+        "models": {m: m for m in models},
+        **{m: TINY_MODELS[m] for m in models if TINY_MODELS[m]},
+        "sample": {"n": 200},
+        "evaluate": {"ppl_samples": 50, "kid_subsets": 5, "throughput_samples": 50, "bootstrap": 50},
+    }
+    for key, value in sections.items():
+        params[key] = {**params[key], **value} if isinstance(params.get(key), dict) and isinstance(value, dict) else value
+    return params
+
+
+PARAMS = tiny_params(EXPERIMENT, ("vae", "gmm"))
 
 
 @cache

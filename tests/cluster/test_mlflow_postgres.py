@@ -23,21 +23,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.tiny_pipeline import tiny_params
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # minutes: real servers, CLI processes
 REPO = Path(__file__).parents[2]
 SCRIPT = REPO / "cluster" / "mlflow_server.sh"
 EXPERIMENT = "pg-tiny"
-PARAMS = {
-    "experiment": EXPERIMENT,
-    "seed": 0,
-    "data": {"name": "digits", "limit": 300},
-    "evaluator": {"epochs": 3},
-    "scaling": {"backend": "local"},
-    "models": {"vae": "vae"},
-    "vae": {"model": {"hidden": [32], "latent_dim": 4, "iw_samples": 2}, "fit": {"epochs": 2, "batch_size": 64}},
-    "sample": {"n": 200},
-    "evaluate": {"ppl_samples": 50, "kid_subsets": 5, "throughput_samples": 50, "bootstrap": 50},
-}
+PARAMS = tiny_params(EXPERIMENT)
 
 
 def pg_binaries() -> bool:

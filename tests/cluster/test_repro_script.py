@@ -14,18 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.tiny_pipeline import tiny_params
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # minutes: real servers, CLI processes
 REPO = Path(__file__).parents[2]
-TINY = {
-    "experiment": "repro-sh",
-    "seed": 0,
-    "data": {"name": "digits", "limit": 300},
-    "evaluator": {"epochs": 3},
-    "models": {"vae": "vae"},
-    "vae": {"model": {"hidden": [32], "latent_dim": 4, "iw_samples": 2}, "fit": {"epochs": 2, "batch_size": 64}},
-    "sample": {"n": 200},
-    "evaluate": {"ppl_samples": 50, "kid_subsets": 5, "throughput_samples": 50, "bootstrap": 50},
-}
+TINY = {k: v for k, v in tiny_params("repro-sh").items() if k != "scaling"}  # backend auto
 
 
 def sh(cwd: Path, env: dict[str, str], *cmd: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -23,20 +23,18 @@ import pytest
 import torch
 import yaml
 
+from tests.tiny_pipeline import tiny_params
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).parents[2]
-TINY = {
-    "experiment": "determinism",
-    "seed": 0,
-    "data": {"name": "digits", "limit": 300},
-    "evaluator": {"epochs": 2},
-    "scaling": {"backend": "local"},
-    "models": {"gmm": "gmm", "independent": "independent", "vae": "vae"},
-    "vae": {"model": {"hidden": [32], "latent_dim": 4, "iw_samples": 4}, "fit": {"epochs": 2, "batch_size": 64}},
-    "gmm": {"model": {"n_components": 3}},
-    "sample": {"n": 100, "grid": 16},
-    "evaluate": {"ppl_samples": 20, "kid_subsets": 5, "throughput_samples": 20, "bootstrap": 10, "prdc_repeats": 1},
-}
+TINY = tiny_params(
+    "determinism",
+    ("gmm", "independent", "vae"),
+    evaluator={"epochs": 2},
+    vae={"model": {"hidden": [32], "latent_dim": 4, "iw_samples": 4}, "fit": {"epochs": 2, "batch_size": 64}},
+    sample={"n": 100, "grid": 16},
+    evaluate={"ppl_samples": 20, "kid_subsets": 5, "throughput_samples": 20, "bootstrap": 10, "prdc_repeats": 1},
+)
 #: Keys that measure time, not the model: the only ones allowed to differ between two runs. They
 #: are flat top-level metric names (the DESIGN.md contract), not one group, so they are listed here;
 #: a key derived from one (``train_seconds_seed_mean``, ...) is excluded with it. Only their numeric

@@ -22,20 +22,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.tiny_pipeline import tiny_params
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # minutes: two queued experiments through dvc queue
 ROOT = Path(__file__).parents[2]
 EXPERIMENT = "tiny-exp"
-PARAMS = {
-    "experiment": EXPERIMENT,
-    "seed": 0,
-    "data": {"name": "digits", "limit": 300},
-    "evaluator": {"epochs": 2},
-    "scaling": {"backend": "local"},
-    "models": {"vae": "vae"},
-    "vae": {"model": {"hidden": [32], "latent_dim": 4, "iw_samples": 2}, "fit": {"epochs": 2, "batch_size": 64}},
-    "sample": {"n": 200},
-    "evaluate": {"ppl_samples": 50, "kid_subsets": 5, "throughput_samples": 50, "bootstrap": 10, "prdc_repeats": 1},
-}
+PARAMS = tiny_params(EXPERIMENT, evaluator={"epochs": 2}, evaluate={"bootstrap": 10, "prdc_repeats": 1})
 EXPS = {"ep1": 1, "ep3": 3}  # experiment name -> vae.fit.epochs (the baseline trains 2)
 CLEAN_ENV = ("MLFLOW_TRACKING_URI", "RAY_ADDRESS", "GENMODELS_ROOT", "DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV")
 
