@@ -185,7 +185,8 @@ def png_folder(root: Path, n: int = 8) -> Path:
 
 
 def big_images(root: Path) -> None:
-    """Prepared 1x28x28 images with 256 levels (too large for the Bayesian network's pair counts)."""
+    """Prepared 1x28x28 images with 256 levels, and a Bayesian network asked for one state per
+    level (too many for its pair counts; its default, the most states that fit, would train)."""
     from pipelines.common import sha256
 
     prepared = root / "data/prepared"
@@ -197,7 +198,7 @@ def big_images(root: Path) -> None:
     info = DatasetInfo("mnist", "image", (1, 28, 28), 256, 10, (0.0, 1.0))
     card = {**info.to_json(), "sizes": {"train": 12, "val": 4, "test": 4}, "sha256": {f"{s}.parquet": sha256(prepared / f"{s}.parquet") for s in ("train", "val", "test")}}  # fmt: skip
     (prepared / "card.json").write_text(json.dumps(card))
-    write_params(root, models={"bn": "bayesnet"})
+    write_params(root, models={"bn": "bayesnet"}, bn={"model": {"image_bins": 256}})
 
 
 def other_evaluator(folder: Path) -> None:
