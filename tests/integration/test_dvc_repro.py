@@ -16,7 +16,7 @@ import yaml
 from genmodels.metrics.registry import MetricKey, metric_keys, register_metric, unregister_metric
 from genmodels.metrics.seeds import headline_keys
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).parents[2]
 TINY = {
     "experiment": "tiny",

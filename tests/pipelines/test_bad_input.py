@@ -41,6 +41,8 @@ from genmodels.metrics.features import save_extractor
 from genmodels.models import build_model
 from genmodels.training.checkpoint import write_model
 
+pytestmark = pytest.mark.slow  # 35 CLI runs: about two minutes on 2 cores; make test-slow (CI) runs it
+
 PARAMS: dict[str, Any] = {
     "experiment": "bad-input",
     "data": {"name": "digits", "limit": 120},
