@@ -36,9 +36,15 @@ ui: $(STAMP)
 	genmodels ui --port $(PORT)
 
 bench: $(STAMP)
-	python benchmarks/bench_metrics.py
-	python benchmarks/bench_repro.py
-	python benchmarks/bench_tune.py
+	time python benchmarks/bench_metrics.py
+	time python benchmarks/bench_repro.py
+	time python benchmarks/bench_stages.py
+	time python benchmarks/bench_trainer_overhead.py
+	time python benchmarks/bench_data_scaling.py
+	time python benchmarks/bench_ray_overhead.py
+	time python benchmarks/bench_tune.py
+	time python benchmarks/bench_rbm_chains.py
+	python benchmarks/table.py
 
 clean:
 	rm -rf .ray_runs mlruns mlartifacts

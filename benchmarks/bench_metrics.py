@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 import torch
+from results import row, write_rows
 
 from genmodels.metrics import (
     feature_statistics,
@@ -218,6 +219,19 @@ def main() -> None:
     strict = 1.2 + 3.0 + 5.8  # torch-fidelity's quoted stats + FID + KID seconds (brief)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}; quoted torch-fidelity stats+FID+KID "
           f"on this machine class: {strict:.1f} s (ratio to our total: {strict / ours_total:.2f}x)")
+    # results rows: the suite as it runs (KID on PRDC's Gram blocks) against the references, which
+    # follow torch-fidelity 0.4.0's algorithms (torch-fidelity itself needs torchvision: not importable here)
+    pairs = [(fid, fid_ref), (kid[0], kid_ref[0]), (kid_shared[0], kid_ref[0]), (isc[0], isc_ref[0])]
+    pairs += [(prdc[k], prdc_ref[k]) for k in prdc_ref]
+    max_diff = max(abs(a - b) for a, b in pairs)
+    speedup = ref_total / ours_total
+    size = f"n={args.n}, d={args.d}"
+    write_rows([
+        row("metric_suite", f"speed-up, IS+FID+KID+PRDC vs references following torch-fidelity 0.4.0's algorithms ({size})", speedup, "x", ">= 2", speedup >= 2),
+        row("metric_suite", f"max abs difference from those references, FID/KID/IS/PRDC ({size})", max_diff, "", "<= 1e-6", max_diff <= 1e-6),
+        row("metric_suite", f"suite seconds ({size})", ours_total, "s"),
+        row("metric_suite", f"reference seconds ({size})", ref_total, "s"),
+    ])
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results import row, write_rows
 
 from genmodels.config import load_params
 from genmodels.data import load_dataset
@@ -142,9 +143,13 @@ def main() -> None:
     floor = extract(ext, data.train.x)["features"]
     print(f"real-vs-real floor (train vs val): FID {fid_from_features(real, floor):.2f}, class entropy {class_entropy(ext, data.val.x):.2f} bits", flush=True)
     sweeps = [int(s) for s in args.sweeps.split(",")]
-    quality = [row for output in args.outputs.split(",") for row in sample_quality(model, ext, real, args.samples, sweeps, output, args.seed)]
+    quality = [r for output in args.outputs.split(",") for r in sample_quality(model, ext, real, args.samples, sweeps, output, args.seed)]
     print("\n" + table(quality, {"output": "s", "burn_in": "d", "fid": ".2f", "kid": ".4f", "class_bits": ".2f", "seconds": ".1f"}))
+    floor_fid = fid_from_features(real, floor)
+    results = [row("rbm_chain_length", f"fid vs val, burn_in {r['burn_in']} ({r['output']}, {args.samples} samples)", r["fid"], "") for r in quality]
+    results.append(row("rbm_chain_length", "fid train vs val (real-vs-real floor)", floor_fid, ""))
     if args.ais_seeds < 1:
+        write_rows(results)
         return
     defaults = RBMConfig()
     model.config = model.config.model_copy(update={k: getattr(defaults, k) for k in LIKELIHOOD_KEYS})
@@ -156,6 +161,9 @@ def main() -> None:
     rows = sandwich(model, val, [int(b) for b in args.raise_betas.split(",")])
     print(f"\nsandwich on the {len(val)} validation images (bits/dim):")
     print(table(rows, {"raise_betas": "d", "nll_low": ".4f", "nll_high": ".4f", "gap": ".4f", "seconds": ".1f"}))
+    results.append(row("rbm_chain_length", "ais log_z spread over seeds", max(r["log_z"] for r in runs) - min(r["log_z"] for r in runs), "nats"))
+    results += [row("rbm_chain_length", f"raise/ais sandwich gap, raise_betas {r['raise_betas']}", r["gap"], "bits/dim") for r in rows]
+    write_rows(results)
 
 
 if __name__ == "__main__":
