@@ -1,6 +1,6 @@
 """Print ``benchmarks/results.csv`` as a markdown table (for the README's benchmark table).
 
-    .venv/bin/python benchmarks/table.py [--csv benchmarks/results.csv] [--benchmark NAME ...]
+    .venv/bin/python benchmarks/table.py [--csv benchmarks/results.csv] [--benchmark NAME ...] [--targets]
 
 Columns: benchmark | figure | value unit | target | met | machine | commit; rows in the
 file's order, grouped by benchmark (first appearance). ``met`` is shown as yes / **no**
@@ -37,13 +37,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--csv", type=Path, default=PATH)
     ap.add_argument("--benchmark", nargs="*", help="only these benchmarks")
+    ap.add_argument("--targets", action="store_true", help="only the figures that have a target")
     args = ap.parse_args()
     with open(args.csv, newline="") as f:
         reader = csv.DictReader(f)
         missing = set(HEADER) - set(reader.fieldnames or [])
         if missing:
             raise SystemExit(f"{args.csv}: missing columns {sorted(missing)}")
-        rows = [r for r in reader if not args.benchmark or r["benchmark"] in args.benchmark]
+        rows = [r for r in reader if (not args.benchmark or r["benchmark"] in args.benchmark) and (not args.targets or r["target"])]
     print(render(rows))
 
 
