@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,7 @@ class TrainJob:
     def create(
         cls, name: str, family: str, model_config: dict[str, Any] | StrictModel, fit: dict[str, Any] | FitConfig,
         info: DatasetInfo, seed: int, val: np.ndarray | None = None,
-    ) -> "TrainJob":  # fmt: skip
+    ) -> TrainJob:  # fmt: skip
         """Build a job from mappings or config objects (mappings are validated by the family's config class)."""
         from genmodels.configbase import validate
         from genmodels.models.core.registry import model_class
@@ -296,13 +297,13 @@ def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: Worker
     may stop early, and its final checkpoint holds the best validated epoch's weights.
     """
     state = _build_state(job, ctx)
-    xt = torch.from_numpy(np.array(x, dtype=np.float32))  # a writable copy (Ray hands out read-only arrays)
-    yt = None if y is None else torch.from_numpy(np.array(y, dtype=np.int64))
+    xt = _read_only_tensor(x, np.float32)
+    yt = None if y is None else _read_only_tensor(y, np.int64)
     if state.model.direct_fit:
         _fit_direct(job, state, xt, yt, ctx)
         return state.history
     best_val = job.select == "best_val"
-    xv = torch.from_numpy(np.array(job.val, dtype=np.float32)) if best_val else None
+    xv = _read_only_tensor(job.val, np.float32) if best_val else None
     train_seconds = state.history[-1]["train_seconds"] if state.history else 0.0
     for epoch in range(state.start_epoch, job.fit.epochs):
         if best_val and selection.stops(state.history, job.fit):
@@ -320,6 +321,21 @@ def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: Worker
             state.model.load_state_dict(state.best_state)  # the final checkpoint holds the selected weights
         ctx.save(row, state.writer(job, epoch, ctx.device), final=final)
     return state.history
+
+
+def _read_only_tensor(a: np.ndarray, dtype: type) -> Tensor:
+    """``a`` as a tensor, without a copy when it is already contiguous ``dtype``.
+
+    Ray's object store hands each worker a read-only view of one copy per node; copying it
+    gave every worker a private copy of the whole training array. The loop only reads these
+    tensors (batches are gathered copies), so torch's "not writable" warning does not apply.
+    """
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if a.flags.writeable:
+        return torch.from_numpy(a)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(a)
 
 
 def describe(row: dict[str, float]) -> str:

@@ -240,7 +240,10 @@ def trained(digit_data, tmp_path_factory: pytest.TempPathFactory) -> Callable[[s
         if family not in runs:
             run_dir = tmp_path_factory.mktemp(f"train-{family}")
             ctx = quiet(run_dir)
-            train_worker(train_job(family), x, y, ctx)
+            shared = x.copy()  # read-only, as Ray's object store hands it to each worker
+            shared.setflags(write=False)
+            train_worker(train_job(family), shared, y, ctx)
+            np.testing.assert_array_equal(shared, x)  # the loop trains on it without a copy and never writes it
             runs[family] = ctx.checkpoints()[-1]
         return runs[family]
 

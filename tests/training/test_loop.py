@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from genmodels.data.base import DatasetInfo
 from genmodels.errors import GenmodelsError
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.local import LocalContext, train_local
-from genmodels.training.loop import TrainingDiverged, TrainJob, train_worker
+from genmodels.training.loop import TrainingDiverged, TrainJob, _read_only_tensor, train_worker
 
 INFO = DatasetInfo("digits", "image", (1, 8, 8), 17, 10, (0.0, 1.0))
 
@@ -48,7 +49,7 @@ class CrashingContext(LocalContext):
         super().__init__(run_dir, torch.device("cpu"), log=lambda s: None)
         self.crash_after = crash_after
 
-    def save(self, metrics, write, final) -> None:  # noqa: ANN001
+    def save(self, metrics, write, final) -> None:
         super().save(metrics, write, final)
         if int(metrics["epoch"]) + 1 >= self.crash_after:
             raise Crash
@@ -125,3 +126,19 @@ def test_a_resumed_run_continues_the_global_rng_so_dropout_draws_the_same_masks(
     resumed = train_local(flow_job(3), *data, tmp_path / "resumed")
     a, b = weights(full), weights(resumed)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_read_only_float32_array_is_trained_on_without_a_copy() -> None:
+    """Ray hands each worker a read-only view of the object store's copy: the loop wraps it as is
+    (one shared copy per node instead of a private one per worker), silently, and copies only
+    what is not already contiguous in the wanted dtype."""
+    shared = np.arange(12, dtype=np.float32).reshape(3, 4)
+    shared.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = _read_only_tensor(shared, np.float32)
+    assert t.data_ptr() == shared.ctypes.data and t.dtype == torch.float32
+    converted = _read_only_tensor(shared.astype(np.float64), np.float32)
+    assert converted.dtype == torch.float32 and torch.equal(converted, t)
+    strided = _read_only_tensor(shared[:, ::2], np.float32)
+    assert strided.is_contiguous() and torch.equal(strided, t[:, ::2])
