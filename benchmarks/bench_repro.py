@@ -77,6 +77,20 @@ def repro(cwd: Path) -> tuple[float, float, dict[str, float]]:
     return wall, cpu, {name: end - t for (name, t), end in zip(starts, ends)}
 
 
+def make_project(work: Path, params: Path) -> Path:
+    """A fresh git + DVC project in ``work``: the code, ``dvc.yaml`` and ``params`` as ``params.yaml``."""
+    work.mkdir(parents=True, exist_ok=True)
+    for item in ("dvc.yaml", ".dvcignore", "genmodels", "pipelines"):
+        src = ROOT / item
+        (shutil.copytree(src, work / item, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True) if src.is_dir() else shutil.copy2(src, work / item))
+    shutil.copy2(params, work / "params.yaml")
+    (work / ".gitignore").write_text("mlflow.db\nmlartifacts/\n.ray_runs/\n/build/\n")
+    for cmd in (("git", "init", "-q"), ("dvc", "init", "-q", "-f"), ("dvc", "config", "core.analytics", "false"), ("git", "add", "-A"),
+                ("git", "-c", "user.email=b@b", "-c", "user.name=b", "commit", "-qm", "bench")):  # fmt: skip
+        sh(work, *cmd)
+    return work
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--keep", type=Path, help="run in this folder and keep it")
@@ -86,16 +100,7 @@ def main() -> None:
     global THREADS
     THREADS = None if args.threads is None else str(args.threads)
     threads = os.environ.get("OMP_NUM_THREADS", "default") if THREADS is None else THREADS
-    work = args.keep or Path(tempfile.mkdtemp(prefix="genmodels-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    for item in ("dvc.yaml", ".dvcignore", "genmodels", "pipelines"):
-        src = ROOT / item
-        (shutil.copytree(src, work / item, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True) if src.is_dir() else shutil.copy2(src, work / item))
-    shutil.copy2(args.params, work / "params.yaml")
-    (work / ".gitignore").write_text("mlflow.db\nmlartifacts/\n.ray_runs/\n/build/\n")
-    for cmd in (("git", "init", "-q"), ("dvc", "init", "-q", "-f"), ("dvc", "config", "core.analytics", "false"), ("git", "add", "-A"),
-                ("git", "-c", "user.email=b@b", "-c", "user.name=b", "commit", "-qm", "bench")):  # fmt: skip
-        sh(work, *cmd)
+    work = make_project(args.keep or Path(tempfile.mkdtemp(prefix="genmodels-bench-")), args.params)
     cold, cold_cpu, stages = repro(work)
     noop = sh(work, "dvc", "repro")
     print(f"| cold `dvc repro` ({args.params.name}, OMP_NUM_THREADS {threads}) | {cold:.1f} s ({cold_cpu:.0f} CPU s; load average {os.getloadavg()[0]:.2f}) |")

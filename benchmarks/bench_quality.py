@@ -1,0 +1,132 @@
+"""Benchmark: the leaderboard of a params file, run twice, and the largest difference between the runs.
+
+``quality_<dataset>`` rows (``quality_digits`` for ``params.yaml``, ``quality_mnist5k`` for
+``params/mnist5k.yaml``): each model's FID with its 95 % interval and its discrete NLL with its
+kind, from the first run, and the largest absolute difference between the two runs over every
+number in every ``metrics/<model>.json`` except timings (target 0: same params and seed on the
+same machine give the same metrics). Each run is a cold ``dvc repro`` in a fresh copy of the
+project (``bench_repro.make_project``). ``--first DIR`` reuses a finished copy (``make bench``
+passes the one ``bench_repro.py --keep`` left) and runs only the second; otherwise the two runs
+go side by side, each with ``--threads`` torch threads (default 1: two single-threaded runs fill
+two cores). A thread count can change float sums, so both runs use the same: with ``--first``
+the environment's, as ``bench_repro.py`` ran the first.
+
+Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_quality.py [--params FILE] [--first DIR] [--keep DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import bench_repro
+import yaml
+from results import row, write_rows
+
+TIMING = ("seconds", "samples_per_second")  # keys that measure the machine, not the model
+
+
+def numbers(value: object, prefix: str = "") -> dict[str, float | None]:
+    """Every number in a metrics file, flattened to ``key -> value`` (strings such as notes skipped)."""
+    if isinstance(value, dict):
+        return {k: v for key, sub in value.items() for k, v in numbers(sub, f"{prefix}{key}.").items()}
+    if isinstance(value, list):
+        return {k: v for i, sub in enumerate(value) for k, v in numbers(sub, f"{prefix}{i}.").items()}
+    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {prefix.rstrip("."): None if value is None else float(value)}
+    return {}
+
+
+def metrics_of(work: Path) -> dict[str, float | None]:
+    out = {}
+    for path in sorted((work / "metrics").glob("*.json")):
+        for key, v in numbers(json.loads(path.read_text())).items():
+            if not any(t in key for t in TIMING):
+                out[f"{path.stem}.{key}"] = v
+    return out
+
+
+def largest_difference(a: dict[str, float | None], b: dict[str, float | None]) -> tuple[float, str]:
+    """The largest |a - b| over the union of keys (inf where a key or a null is in one run only)."""
+    worst, where = 0.0, ""
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key, "missing"), b.get(key, "missing")
+        if x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y)):
+            continue
+        d = abs(x - y) if isinstance(x, float) and isinstance(y, float) else math.inf
+        if d > worst:
+            worst, where = d, key
+    return worst, where
+
+
+def run(work: Path, params: Path, seconds: dict[str, float]) -> None:
+    """One cold ``dvc repro`` in a fresh copy at ``work`` (its wall seconds into ``seconds``)."""
+    try:
+        bench_repro.make_project(work, params)
+        seconds[str(work)] = bench_repro.repro(work)[0]
+    except SystemExit as exc:  # bench_repro exits with DVC's output; a thread would drop it silently
+        print(f"{work}: {exc}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", type=Path, default=bench_repro.ROOT / "params.yaml")
+    ap.add_argument("--first", type=Path, help="a finished copy of the project to compare with (its params must equal --params)")
+    ap.add_argument("--keep", type=Path, help="run in this folder (the second run in <keep>/b) and keep it")
+    ap.add_argument("--threads", type=int, help="OMP_NUM_THREADS of every stage (default: 1 for two runs side by side; with --first, the environment's, as bench_repro ran it)")
+    ap.add_argument("--no-write", action="store_true", help="print, do not write benchmarks/results.csv")
+    args = ap.parse_args()
+    params = yaml.safe_load(args.params.read_text())
+    name = f"quality_{params['data']['name']}"
+    base = args.keep or Path(tempfile.mkdtemp(prefix="genmodels-quality-"))
+    threads = args.threads if args.threads is not None or args.first is not None else 1
+    bench_repro.THREADS = None if threads is None else str(threads)
+    threads_label = os.environ.get("OMP_NUM_THREADS", "default") if threads is None else str(threads)
+    t0 = time.perf_counter()
+    seconds: dict[str, float] = {}
+    if args.first is not None:
+        if yaml.safe_load((args.first / "params.yaml").read_text()) != params:
+            raise SystemExit(f"{args.first}/params.yaml is not {args.params}: the two runs must use the same params")
+        first = args.first
+        run(base / "b", args.params, seconds)
+        if not seconds:
+            raise SystemExit("the run failed (see above)")
+    else:
+        first = base / "a"
+        threads = [threading.Thread(target=run, args=(base / d, args.params, seconds)) for d in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if len(seconds) != 2:
+            raise SystemExit("a run failed (see above)")
+    wall = time.perf_counter() - t0
+    diff, where = largest_difference(metrics_of(first), metrics_of(base / "b"))
+    print(f"{name}: largest difference between the two runs {diff:.3g} ({where or 'every value equal'}); {wall:.0f} s wall")
+    label = f"{params['data']['name']}, OMP_NUM_THREADS {threads_label}"
+    rows = [row(name, f"largest difference between two runs, every metrics/*.json value but timings ({label})", diff, "", "0", diff == 0)]
+    with open(first / "reports/leaderboard.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            if r["fid"]:
+                ci = f"95 % interval [{float(r['fid_ci_low']):.3g}, {float(r['fid_ci_high']):.3g}]"
+                rows.append(row(name, f"{r['model']} fid", float(r["fid"]), ci))
+            if r["nll_bits_per_dim"]:
+                rows.append(row(name, f"{r['model']} nll ({r['nll_kind']})", float(r["nll_bits_per_dim"]), "bits/dim"))
+    rows.append(row(name, f"wall of the run(s) this script made ({'one' if args.first else 'two side by side'})", wall, "s"))
+    print((first / "reports/leaderboard.md").read_text())
+    if not args.no_write:
+        write_rows(rows)
+    if args.keep is None:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
