@@ -7,14 +7,16 @@ scores exactly what the pipeline would write.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from pydantic import Field
 from tqdm import tqdm
 
 from genmodels.configbase import StrictModel
-from genmodels.models.core.base import GenerativeModel
+
+if TYPE_CHECKING:
+    from genmodels.models.core.base import GenerativeModel
 
 
 class SampleConfig(StrictModel):
@@ -24,17 +26,19 @@ class SampleConfig(StrictModel):
     grid: int = Field(100, ge=1)  # samples shown in samples/<model>.png
 
 
-@torch.no_grad()
 def draw_samples(model: GenerativeModel, n: int, seed: int, batch_size: int = 500, temperature: float = 1.0) -> np.ndarray:
     """``n`` samples as float32 ``(n, *shape)``, drawn in batches from one seeded generator.
 
     Images are clipped to [0, 1], the samples-file contract; points are left as drawn.
     """
+    import torch  # here, not at the top: genmodels.config reads SampleConfig without torch
+
     gen = torch.Generator(device=model.device).manual_seed(seed)
     starts = range(0, n, batch_size)
     bar = tqdm(starts, desc="sampling", unit="batch", leave=False, disable=len(starts) < 2 or not sys.stderr.isatty())  # quiet off a terminal
-    parts = [model.sample(min(batch_size, n - s), gen, temperature).float().cpu() for s in bar]
-    x = torch.cat(parts).numpy()
+    with torch.no_grad():
+        parts = [model.sample(min(batch_size, n - s), gen, temperature).float().cpu() for s in bar]
+        x = torch.cat(parts).numpy()
     if model.info.kind == "image":
         x = np.clip(x, 0.0, 1.0)
     return x

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from genmodels.metrics import defaults
-from genmodels.metrics.fid import as_feature_matrix
 
 __all__ = ["inception_score"]
 
@@ -42,6 +41,8 @@ def inception_score(
     """
     if not isinstance(splits, int) or splits < 1:
         raise ValueError(f"splits must be a positive int, got {splits!r}")
+    from genmodels.metrics.fid import as_feature_matrix  # here: importing this module loads no torch (see the package)
+
     logits_arr = as_feature_matrix(logits, "logits", min_rows=splits)
     n = logits_arr.shape[0]
     if shuffle:

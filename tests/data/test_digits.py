@@ -27,6 +27,23 @@ def test_digits_contract(assert_same):
     assert not np.array_equal(data.train.x, load_dataset(DataConfig(), seed=1).train.x)
 
 
+def test_digits_read_from_sklearns_file_equal_its_loader(monkeypatch):
+    """read_digits reads scikit-learn's CSV without importing sklearn; the arrays equal load_digits'
+    (also on the fallback through load_digits, where the file is missing)."""
+    from sklearn.datasets import load_digits as sk_load
+
+    from genmodels.data import digits
+
+    bunch = sk_load()
+    for bundled in (True, False):
+        if not bundled:
+            monkeypatch.setattr(digits, "_bundled_csv", lambda: None)
+        images, target = digits.read_digits()
+        assert images.dtype == bunch.images.dtype and target.dtype == bunch.target.dtype
+        np.testing.assert_array_equal(images, bunch.images)
+        np.testing.assert_array_equal(target, bunch.target)
+
+
 def test_digits_limit(make_cfg):
     data = load_dataset(make_cfg(limit=100), seed=0)
     assert len(data.train) + len(data.val) == 100 and len(data.test) == pytest.approx(360, abs=10)  # limit caps the source of train + val

@@ -1,0 +1,67 @@
+"""What a stage pays at start-up is mostly imports: each check runs a fresh interpreter and asserts
+which heavy packages a light path leaves unloaded (which modules load, not how long they take).
+
+Known and not covered here: running ``check`` (or any stage) still imports torch when it validates
+the model sections, because each family's config class lives in its torch module, and
+``genmodels.models`` imports every family.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+HEAVY = ("torch", "mlflow", "ray", "sklearn", "matplotlib", "scipy", "pandas")
+
+
+def loaded(code: str) -> list[str]:
+    """The packages of :data:`HEAVY` in ``sys.modules`` after ``code`` runs in a fresh interpreter."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_config_loading_and_the_check_stage_import_no_heavy_package() -> None:
+    """``genmodels check`` (and every command's start: the CLI, params) is YAML and pydantic only."""
+    assert loaded("import genmodels.config, genmodels.metrics.config, pipelines.check, pipelines.cli") == []
+
+
+def test_prepare_on_digits_imports_neither_sklearn_nor_pandas(tmp_path: Path) -> None:
+    """The prepare stage's work: digits are read from scikit-learn's file without importing it,
+    and samples files are written without pyarrow's pandas import."""
+    code = f"""
+import pipelines.prepare
+from genmodels.data import load_dataset, write_samples
+from genmodels.data.config import DataConfig
+data = load_dataset(DataConfig(name="digits"), seed=0)
+write_samples({str(tmp_path / "train.parquet")!r}, data.train)
+"""
+    assert loaded(code) == []
+
+
+def test_stage_modules_leave_mlflow_sklearn_matplotlib_and_ray_to_the_functions_that_use_them() -> None:
+    stages = ", ".join(f"pipelines.{s}" for s in ("evaluator", "train", "sample", "evaluate", "reference", "report"))
+    assert set(loaded(f"import pipelines.cli, {stages}")).isdisjoint({"mlflow", "sklearn", "matplotlib", "ray", "pandas"})
+
+
+def test_the_metrics_package_exports_its_functions_lazily() -> None:
+    """``genmodels.metrics`` loads torch only when a metric function is first asked for; the
+    re-exported names stay the functions (``inception_score`` is also a module's name)."""
+    code = """
+import genmodels.metrics
+assert "torch" not in __import__("sys").modules
+import genmodels.metrics.inception_score
+from genmodels.metrics import inception_score, fid_from_features, SubsetKernelSums
+from genmodels.metrics.fid import fid_from_features as fid
+assert callable(inception_score) and inception_score.__module__ == "genmodels.metrics.inception_score"
+assert fid_from_features is fid and isinstance(SubsetKernelSums, type)
+assert genmodels.metrics.fid.frechet_distance is genmodels.metrics.frechet_distance
+assert set(genmodels.metrics.__all__) <= set(dir(genmodels.metrics))
+"""
+    assert "torch" in loaded(code)
