@@ -67,6 +67,28 @@ def largest_difference(a: dict[str, float | None], b: dict[str, float | None]) -
     return worst, where
 
 
+NEURAL = ("vae", "gan", "rbm", "flow")  # the families the issue's quality target is about
+BASELINES = ("gmm", "kde")
+
+
+def target_rows(name: str, board: list[dict[str, str]]) -> list[list[str]]:
+    """The quality targets, met or not: each neural family's FID interval lies wholly below
+    both baselines' intervals (non-overlapping: its upper end under their lower ends), and the
+    flow's test NLL is below ``independent``'s and the GMM's."""
+    by_family = {r["family"]: r for r in board if r["fid"]}
+    rows = []
+    floor = [float(by_family[b]["fid_ci_low"]) for b in BASELINES if b in by_family]
+    for fam in NEURAL:
+        if fam in by_family and floor:
+            high = float(by_family[fam]["fid_ci_high"])
+            rows.append(row(name, f"{fam} fid interval's upper end vs the lowest baseline (gmm, kde) interval's lower end", high - min(floor), "FID", "< 0", high < min(floor)))
+    nll = {r["family"]: float(r["nll_bits_per_dim"]) for r in board if r["nll_bits_per_dim"]}
+    if "flow" in nll and {"independent", "gmm"} <= set(nll):
+        margin = nll["flow"] - min(nll["independent"], nll["gmm"])
+        rows.append(row(name, "flow test nll minus the better of independent and gmm", margin, "bits/dim", "< 0", margin < 0))
+    return rows
+
+
 def run(work: Path, params: Path, seconds: dict[str, float]) -> None:
     """One cold ``dvc repro`` in a fresh copy at ``work`` (its wall seconds into ``seconds``)."""
     try:
@@ -114,12 +136,14 @@ def main() -> None:
     label = f"{params['data']['name']}, OMP_NUM_THREADS {threads_label}"
     rows = [row(name, f"largest difference between two runs, every metrics/*.json value but timings ({label})", diff, "", "0", diff == 0)]
     with open(first / "reports/leaderboard.csv", newline="") as f:
-        for r in csv.DictReader(f):
-            if r["fid"]:
-                ci = f"95 % interval [{float(r['fid_ci_low']):.3g}, {float(r['fid_ci_high']):.3g}]"
-                rows.append(row(name, f"{r['model']} fid", float(r["fid"]), ci))
-            if r["nll_bits_per_dim"]:
-                rows.append(row(name, f"{r['model']} nll ({r['nll_kind']})", float(r["nll_bits_per_dim"]), "bits/dim"))
+        board = list(csv.DictReader(f))
+    for r in board:
+        if r["fid"]:
+            ci = f"95 % interval [{float(r['fid_ci_low']):.3g}, {float(r['fid_ci_high']):.3g}]"
+            rows.append(row(name, f"{r['model']} fid", float(r["fid"]), ci))
+        if r["nll_bits_per_dim"]:
+            rows.append(row(name, f"{r['model']} nll ({r['nll_kind']})", float(r["nll_bits_per_dim"]), "bits/dim"))
+    rows += target_rows(name, board)
     rows.append(row(name, f"wall of the run(s) this script made ({'one' if args.first else 'two side by side'})", wall, "s"))
     print((first / "reports/leaderboard.md").read_text())
     if not args.no_write:
