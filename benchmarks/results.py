@@ -18,9 +18,11 @@ HEADER = ["benchmark", "figure", "value", "unit", "target", "met", "machine", "c
 
 
 def commit() -> str:
-    """The short hash of the checked-out commit (``+dirty`` when the tree has changes)."""
+    """The short hash of the checked-out commit (``+dirty`` when the tree has changes other than
+    the results file itself, which every benchmark run edits)."""
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, check=False).stdout
+    status = ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", f":!{PATH.relative_to(ROOT)}"]
+    dirty = subprocess.run(status, cwd=ROOT, capture_output=True, text=True, check=False).stdout
     return out + ("+dirty" if dirty.strip() else "")
 
 
