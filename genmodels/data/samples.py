@@ -115,6 +115,10 @@ def read_samples(path: str | os.PathLike) -> Samples:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise DataError(f"cannot read samples file {path}: {_arrow_reason(exc)} (not a Parquet samples file, or truncated)") from None
+    try:
+        table.column_names  # noqa: B018 - decodes the schema's names: a damaged footer can hold bytes that are not UTF-8
+    except UnicodeDecodeError:
+        raise DataError(f"cannot read samples file {path}: a column name is not UTF-8 (a damaged file)") from None
     if "x" not in table.column_names:
         raise DataError(f"samples file {path} has no column 'x' (columns: {', '.join(table.column_names) or 'none'})")
     col = table.column("x").combine_chunks()
