@@ -1,4 +1,5 @@
-"""The ``genmodels`` command line: every DVC stage, plus ``metrics`` for any two sample files.
+"""The ``genmodels`` command line: every DVC stage, plus ``metrics`` for any two sample files,
+``tune`` (a Ray Tune search) and ``ui`` (the MLflow UI).
 
 Run from the project root (or set ``GENMODELS_ROOT``). Errors print one line
 ``error: ...`` and exit non-zero (2 for bad params, input files or usage, 1 otherwise);
@@ -37,7 +38,7 @@ ParamsOpt = typer.Option(None, "--params", help="params file relative to the pro
 @app.command()
 @one_line_errors
 def check(params: Optional[str] = ParamsOpt) -> None:
-    """Validate the whole params file (every key, every model section) -> build/params.ok."""
+    """Validate the whole params file (every key, every model section) -> build/params.resolved.yaml, every default filled in."""
     from pipelines import check as stage
 
     stage.run(project_root(), params)
@@ -46,7 +47,7 @@ def check(params: Optional[str] = ParamsOpt) -> None:
 @app.command()
 @one_line_errors
 def prepare(params: Optional[str] = ParamsOpt) -> None:
-    """Load the configured dataset -> data/prepared/{train,test}.parquet, card.json."""
+    """Load the configured dataset -> data/prepared/{train,val,test}.parquet, card.json."""
     from pipelines import prepare as stage
 
     stage.run(project_root(), params)
@@ -80,7 +81,7 @@ def sample(
     out: Optional[Path] = typer.Option(None, "--out", help="with --model-uri: the samples file to write (.parquet)"),
     seed: int = typer.Option(0, "--seed", help="with --model-uri: the sampling seed"),
 ) -> None:
-    """Draw samples -> samples/<model>.parquet and samples/<model>.png; or, with --model-uri, from a registered model -> --out."""
+    """Draw samples -> samples/<model>.parquet, samples/<model>.png, figures/<model>/; or, with --model-uri, from a registered model -> --out."""
     from pipelines import sample as stage
 
     if model_uri is not None:
@@ -98,7 +99,7 @@ def sample(
 @app.command()
 @one_line_errors
 def evaluate(model: str = typer.Argument(...), params: Optional[str] = ParamsOpt) -> None:
-    """Compute every metric -> metrics/<model>.json (and MLflow)."""
+    """Compute every registered metric -> metrics/<model>.json, resamples/<model>.npz (and MLflow)."""
     from pipelines import evaluate as stage
 
     stage.run(project_root(), model, params)
@@ -116,7 +117,7 @@ def reference(params: Optional[str] = ParamsOpt) -> None:
 @app.command()
 @one_line_errors
 def report(params: Optional[str] = ParamsOpt) -> None:
-    """Collect metrics/*.json -> reports/leaderboard.{csv,md}."""
+    """Collect metrics/*.json -> reports/leaderboard.{csv,md} and the self-contained reports/index.html."""
     from pipelines import report as stage
 
     stage.run(project_root(), params)

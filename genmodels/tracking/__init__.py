@@ -1,1 +1,2 @@
-"""MLflow adapter: the only package that imports mlflow."""
+"""MLflow adapter: the only package of the library that imports mlflow (besides it, only the
+``ui`` command of ``pipelines`` does, to read the store it serves)."""

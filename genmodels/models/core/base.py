@@ -45,7 +45,7 @@ class GenerativeModel(nn.Module):
         """Yield ``(group, scalar loss)`` pairs for one batch, in update order."""
         raise NotImplementedError
 
-    #: Families fitted in closed form or by their own solver (GMM, KDE, Bayesian network)
+    #: Families fitted in closed form or by their own solver (GMM, KDE, Bayesian network, independent)
     #: set this and implement :meth:`fit_direct`; the trainer then calls it once instead
     #: of running epochs of gradient steps, and checkpoints the result the same way.
     direct_fit: ClassVar[bool] = False

@@ -1,4 +1,4 @@
-"""Shared base of the families fitted in closed form or by their own solver (GMM, KDE, Bayesian network)."""
+"""Shared base of the families fitted in closed form or by their own solver (GMM, KDE, Bayesian network, independent)."""
 
 from __future__ import annotations
 
