@@ -17,6 +17,10 @@ never a new feature extraction.
   every weight is 1); IS the resampled logits over the same splits; PRDC the weighted means
   of its per-point values (:class:`PrdcPoints`; the k-NN balls are those of the full sets,
   since duplicated points would shrink them).
+* **Comparisons** (:func:`tied_groups`): the real set's weights are shared by every model
+  evaluated with the same seed, so two models are compared resample by resample (a paired
+  bootstrap); with several training seeds the difference of the seed means is judged against
+  that bootstrap convolved with a Welch t for the between-seed spread (:func:`seed_paired_probability`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.linalg.blas import dsyrk
+from scipy.stats import t as student_t
 
 from genmodels.metrics import defaults
 from genmodels.metrics.fid import frechet_distance
@@ -236,6 +241,91 @@ def paired_probability(a: np.ndarray, b: np.ndarray, lower_is_better: bool) -> f
     """P(a better than b) over shared resamples (ties count half)."""
     better = (a < b) if lower_is_better else (a > b)
     return float(np.mean(better) + 0.5 * np.mean(a == b))
+
+
+def welch_seed_term(a_seeds: np.ndarray, b_seeds: np.ndarray) -> tuple[float, float]:
+    """Standard error of the difference of two seed means and its Welch–Satterthwaite degrees of freedom.
+
+    ``se² = s_a²/n_a + s_b²/n_b`` (``s²`` the sample variance across seeds, n − 1 in the
+    denominator) and ``ν = se⁴ / (Σ (s²/n)² / (n − 1))`` (Welch 1947). A model with one seed
+    adds nothing (its spread is unknown, not zero); ``(0.0, inf)`` when neither adds anything.
+    """
+    parts = [(float(np.var(x, ddof=1)) / len(x), len(x)) for x in (a_seeds, b_seeds) if len(x) > 1]
+    se2 = sum(v for v, _ in parts)
+    if se2 == 0.0:
+        return 0.0, float("inf")
+    return float(np.sqrt(se2)), se2**2 / sum(v**2 / (n - 1) for v, n in parts if v > 0)
+
+
+def seed_paired_probability(a: np.ndarray, b: np.ndarray, a_seeds: np.ndarray, b_seeds: np.ndarray, lower_is_better: bool) -> float:
+    """P(model a better than model b) from the paired bootstrap of their first seeds and the spread over seeds.
+
+    ``a``/``b``: the first seed's values on the shared resamples; ``a_seeds``/``b_seeds``: each
+    model's estimate under every training seed, the first seed's (the one resampled) first.
+    The first seed's paired differences ``d_r = a_r − b_r`` are moved onto the difference of
+    the seed means, ``d'_r = d_r − (a₁ − b₁) + (ā − b̄)``, and each is widened by the
+    between-seed term ``se · T`` with ``T ~ t_ν`` (:func:`welch_seed_term`)::
+
+        P(a better) = 1/R Σ_r F_ν(−d'_r / se)      (lower is better; F_ν(+d'_r / se) when higher is)
+
+    i.e. the distribution of the difference is the paired bootstrap's (sample noise: test set
+    and samples resampled jointly) convolved with a scaled Welch t (training seeds), so its
+    variance is ``Var_boot(d) + s_a²/n_a + s_b²/n_b``. It reduces exactly to
+    :func:`paired_probability` when both models have one seed, or every seed scores the same
+    (``se = 0``: the t's CDF becomes the step, ties count half); with a bootstrap of zero
+    spread it is a one-sided Welch t-test on the seed values. It is conservative: the
+    between-seed variance also holds each seed's own sample noise, which the bootstrap term
+    counts once more (the extra seeds are scored without a bootstrap, so the two cannot be
+    separated); the test set's part is rightly not divided by n, as every seed is scored on it.
+    """
+    a_seeds, b_seeds = np.asarray(a_seeds, np.float64), np.asarray(b_seeds, np.float64)
+    if len(a_seeds) < 1 or len(b_seeds) < 1:
+        raise ValueError("each model needs its value under at least one seed")
+    if len(a) != len(b) or len(a) == 0:
+        raise ValueError(f"paired comparison needs the same non-zero number of resamples, got {len(a)} and {len(b)}")
+    shift = float(np.mean(a_seeds - a_seeds[0]) - np.mean(b_seeds - b_seeds[0]))  # exactly 0 when every seed scores the same
+    se, dof = welch_seed_term(a_seeds, b_seeds)
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64) + shift
+    if not lower_is_better:
+        d = -d  # "a better" is now d < 0 either way
+    if se == 0.0:
+        return float(np.mean(d < 0) + 0.5 * np.mean(d == 0))
+    return float(np.mean(student_t.cdf(-d / se, dof)))
+
+
+def tied_groups(
+    estimates: dict[str, float], draws: dict[str, np.ndarray], lower_is_better: bool, confidence: float = 0.95,
+    seeds: dict[str, np.ndarray] | None = None,
+) -> dict[str, int]:
+    """Group the models that the data cannot separate: model -> group (1 = best).
+
+    Models with draws are ranked best first by ``estimates`` (by their seed means when
+    ``seeds`` is given); a model opens a new group when the current group's leader beats it
+    with probability ≥ ``confidence`` (:func:`paired_probability` on the shared resamples, or
+    :func:`seed_paired_probability` with each model's values under every seed), otherwise it
+    joins the leader's group.
+    """
+    if seeds is not None:
+        missing = sorted(set(draws) - set(seeds))
+        if missing:
+            raise ValueError(f"no values across seeds for {', '.join(missing)}")
+        estimates = {m: float(np.mean(seeds[m])) for m in draws}
+
+    def beats(leader: str, other: str) -> float:
+        if seeds is None:
+            return paired_probability(draws[leader], draws[other], lower_is_better)
+        return seed_paired_probability(draws[leader], draws[other], seeds[leader], seeds[other], lower_is_better)
+
+    ranked = sorted((m for m in draws if estimates.get(m) is not None), key=lambda m: estimates[m], reverse=not lower_is_better)
+    groups: dict[str, int] = {}
+    leader = None
+    for m in ranked:
+        if leader is None or beats(leader, m) >= confidence:
+            leader = m
+            groups[m] = len(set(groups.values())) + 1
+        else:
+            groups[m] = groups[leader]
+    return groups
 
 
 #: Ranges of the metrics (KID is an unbiased estimate and may be negative).

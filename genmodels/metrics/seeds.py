@@ -53,3 +53,14 @@ def across_seeds(per_seed: Mapping[int, Mapping[str, float | None]], keys: Itera
     stats[PER_SEED] = {str(seed): {k: metrics.get(k) for k in shown} for seed, metrics in per_seed.items()}
     stats["notes"] = notes
     return stats
+
+
+def per_seed_values(metrics: Mapping, key: str) -> list[float] | None:
+    """``key``'s value under every seed of a metrics file, the first seed's first (what the
+    report's comparisons across seeds read); None for a one-seed file or when ``key`` is
+    undefined under some seed."""
+    per_seed = metrics.get(PER_SEED)
+    if not per_seed:
+        return None
+    values = [seed_metrics.get(key) for seed_metrics in per_seed.values()]
+    return None if any(v is None for v in values) else [float(v) for v in values]

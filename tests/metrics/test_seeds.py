@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from genmodels.metrics.registry import key_specs
-from genmodels.metrics.seeds import across_seeds, headline_keys
+from genmodels.metrics.seeds import across_seeds, headline_keys, per_seed_values
 
 
 def test_mean_and_sample_sd_per_key_with_each_seeds_value() -> None:
@@ -41,3 +43,12 @@ def test_the_headline_metrics_are_the_leaderboards_ranked_columns() -> None:
 def test_equal_values_have_exactly_zero_spread() -> None:
     out = across_seeds({0: {"class_coverage": 0.1}, 1: {"class_coverage": 0.1}, 2: {"class_coverage": 0.1}}, ["class_coverage"])
     assert out["class_coverage_seed_mean"] == 0.1 and out["class_coverage_seed_sd"] == 0.0
+
+
+def test_each_seeds_fid_is_written_and_read_back_first_seed_first() -> None:
+    """What evaluate writes (across_seeds, through JSON) is what the report's comparisons read."""
+    per_seed = {3: {"fid": 0.76, "is": 8.0}, 0: {"fid": 0.37, "is": 8.1}, 5: {"fid": 0.94, "is": None}}
+    written = json.loads(json.dumps({"fid": 0.76, **across_seeds(per_seed, headline_keys())}))
+    assert per_seed_values(written, "fid") == [0.76, 0.37, 0.94]
+    assert per_seed_values(written, "is") is None  # undefined under seed 5
+    assert per_seed_values({"fid": 0.76}, "fid") is None  # one seed: no per-seed values
