@@ -1,4 +1,6 @@
 # Two commands: `make repro` (run the pipeline) and `make test` (run the suite).
+# `make repro PRESET=mnist5k` runs a preset's pipeline instead (presets/<name>/, docs/presets.md);
+# PRESET=digits (the default) is the project's own dvc.yaml and params.yaml.
 # Both set up .venv from the pinned constraints; it is reinstalled only when
 # constraints.txt or pyproject.toml change.
 SHELL := /bin/bash
@@ -9,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONHASHSEED := 0
 
-.PHONY: install repro test test-slow ui bench bench-tune clean
+.PHONY: install repro presets test test-slow ui bench bench-tune clean
 
 install: $(STAMP)
 
@@ -19,8 +21,20 @@ $(STAMP): constraints.txt pyproject.toml
 	@$(VENV)/bin/python -c "import torch, ray, mlflow, dvc, genmodels" || (echo "install failed" >&2; exit 1)
 	@touch $@
 
+PRESET ?= digits
+PRESETS := digits $(patsubst presets/%/params.yaml,%,$(wildcard presets/*/params.yaml))
 repro: $(STAMP)
+	$(if $(filter $(PRESET),$(PRESETS)),,$(error no preset '$(PRESET)'; the presets are: $(PRESETS)))
+ifeq ($(PRESET),digits)
 	dvc repro
+else
+	python presets/generate.py --check
+	dvc repro presets/$(PRESET)/dvc.yaml
+endif
+
+# Rewrite every presets/<name>/dvc.yaml from dvc.yaml (after editing dvc.yaml).
+presets: $(STAMP)
+	python presets/generate.py
 
 # make test: everything but the tests marked slow (well under 15 minutes on 2 cores);
 # make test-slow: those (tune searches, multi-node, killed workers, signals, determinism);
@@ -45,7 +59,7 @@ bench: $(STAMP)
 	time python benchmarks/bench_metrics.py
 	time python benchmarks/bench_repro.py --keep $(BENCH)/digits
 	time python benchmarks/bench_quality.py --first $(BENCH)/digits --keep $(BENCH)/digits-2
-	time python benchmarks/bench_quality.py --params params/mnist5k.yaml --keep $(BENCH)/mnist5k
+	time python benchmarks/bench_quality.py --params presets/mnist5k/params.yaml --keep $(BENCH)/mnist5k
 	time python benchmarks/bench_stages.py
 	time python benchmarks/bench_trainer_overhead.py --diagnose no_check
 	time python benchmarks/bench_data_scaling.py

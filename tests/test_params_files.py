@@ -1,4 +1,4 @@
-"""The params files shipped beside params.yaml (params/*.yaml) pass the check stage as they are."""
+"""The presets' params files (presets/<name>/params.yaml, docs/presets.md) pass the check stage as they are."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from genmodels.data.base import DatasetInfo
 from genmodels.models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = sorted((ROOT / "params").glob("*.yaml"))
+FILES = sorted((ROOT / "presets").glob("*/params.yaml"))
 
 
-def test_the_mnist5k_params_file_is_shipped() -> None:
-    assert ROOT / "params" / "mnist5k.yaml" in FILES
+def test_the_mnist5k_preset_is_shipped() -> None:
+    assert ROOT / "presets" / "mnist5k" / "params.yaml" in FILES
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.parent.name)
 def test_params_file_passes_the_check_stage(path: Path) -> None:
     from pipelines.check import check_names
 
@@ -28,7 +28,7 @@ def test_params_file_passes_the_check_stage(path: Path) -> None:
 
 
 def test_every_mnist5k_model_builds_at_28x28_with_256_levels() -> None:
-    p = load_params(ROOT / "params" / "mnist5k.yaml")
+    p = load_params(ROOT / "presets" / "mnist5k" / "params.yaml")
     assert p.data.name == "mnist5k"
     info = DatasetInfo("mnist5k", "image", (1, 28, 28), 256, 10, (0.0, 1.0))
     for name in p.models:
