@@ -33,7 +33,7 @@ from genmodels.metrics.registry import tune_objectives
 from genmodels.training.tune_config import TuneConfig, check_space
 from pipelines import paths
 from pipelines.common import check_evaluator, log, params, stable_hash, storage_path
-from pipelines.train import build_job
+from pipelines.jobs import prepared_job
 
 
 class SearchInterrupted(GenmodelsError):
@@ -254,7 +254,7 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
     from genmodels.training.tune_adapter import trial_fn
 
     p, cfg = search_config(root, params_file, model, num_samples)
-    job = build_job(root, p, model)
+    job = prepared_job(root, p, model)
     if cfg.epochs is not None and job.fit.epochs != cfg.epochs:
         job = replace(job, fit=job.fit.model_copy(update={"epochs": cfg.epochs}))
     train = read_samples(root / paths.TRAIN)

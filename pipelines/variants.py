@@ -16,23 +16,18 @@ family without an anomaly score (its ``anomaly_auroc`` is null anyway).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genmodels.config import Params
-from genmodels.data import Samples, read_samples
+from genmodels.data import Samples
 from genmodels.data.base import DatasetInfo
 from genmodels.errors import ConfigError
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.registry import model_class
 from pipelines import paths
-
-if TYPE_CHECKING:
-    from genmodels.training.loop import TrainJob
 
 
 @dataclass(frozen=True)
@@ -79,27 +74,6 @@ def drop_class(samples: Samples, cls: int | None) -> Samples:
         raise ConfigError("evaluate.holdout_class: the split has no class labels")
     keep = samples.y != cls
     return Samples(x=samples.x[keep], y=samples.y[keep])
-
-
-def train_variants(root: Path, p: Params, job: TrainJob, backend: str, into: Path) -> dict[str, float]:
-    """Train every variant of ``job``'s model into ``into/<folder>``; returns their training seconds."""
-    from pipelines.common import log
-    from pipelines.train import checkpoint_run, export_checkpoint, fit
-
-    train_labels = read_samples(root / paths.TRAIN).y
-    holdout = holdout_variant(p, job.name, job.info, train_labels)
-    summary = {}
-    for v in [*seed_variants(p), *([holdout] if holdout else [])]:
-        vjob = dataclasses.replace(job, seed=v.seed)
-        tag = ""
-        if v.exclude_class is not None:
-            val = drop_class(read_samples(root / paths.VAL), v.exclude_class).x if job.val is not None else None
-            vjob, tag = dataclasses.replace(vjob, val=val), f"holdout{v.exclude_class}"
-        log(f"train {job.name}: {v.label} -> {paths.model_dir(job.name) / v.folder}")
-        final = fit(root, p, vjob, checkpoint_run(root, vjob, tag), backend, exclude_class=v.exclude_class)
-        history = export_checkpoint(final, into / v.folder, backend)
-        summary[f"{v.folder.as_posix().replace('/', '.')}.train_seconds"] = history[-1]["train_seconds"]
-    return summary
 
 
 def load_variant(model_dir: Path, folder: Path, device: object) -> GenerativeModel | None:

@@ -124,9 +124,9 @@ def test_interrupted_runs_leave_nothing_partial_and_resume_to_the_uninterrupted_
     from genmodels.training.local import train_local
     from pipelines import paths
     from pipelines.common import params
-    from pipelines.train import build_job, checkpoint_run
+    from pipelines.jobs import prepared_job, run_name
 
-    run_dir = Path(".ray_runs") / checkpoint_run(project, build_job(project, params(project), "vae"))
+    run_dir = Path(".ray_runs") / run_name(project, prepared_job(project, params(project), "vae"))
     code, line, last = interrupt(project, signal.SIGINT, tmp_path / "first")
     assert code == 130 and last < EPOCHS - 1
     assert (
@@ -165,7 +165,7 @@ def test_interrupted_runs_leave_nothing_partial_and_resume_to_the_uninterrupted_
     torch.set_num_threads(1)  # as the CLI ran (OMP_NUM_THREADS=1): the same reduction order
     try:
         train = read_samples(project / paths.TRAIN)
-        final = train_local(build_job(project, params(project), "vae"), train.x, train.y, tmp_path / "uninterrupted")
+        final = train_local(prepared_job(project, params(project), "vae"), train.x, train.y, tmp_path / "uninterrupted")
     finally:
         torch.set_num_threads(threads)
     reference = torch.load(final / ckpt.MODEL_FILE, weights_only=True)

@@ -19,7 +19,8 @@ from genmodels.config import load_params
 from genmodels.data import Samples, read_samples
 from genmodels.errors import ConfigError
 from genmodels.models.core.base import GenerativeModel
-from pipelines import paths, prepare, train, variants
+from pipelines import jobs, paths, prepare, train, variants
+from pipelines.common import load_info
 
 PARAMS = {
     "data": {"name": "digits", "limit": 300},
@@ -70,8 +71,8 @@ def test_seed_s_trains_what_a_run_with_seed_s_trains_on_the_same_split(root: Pat
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     train.run(other, "g")
     assert same(weights(root / "models/g/seeds/1"), weights(other / "models/g"))
-    seed_1 = dataclasses.replace(train.build_job(root, load_params(root / "params.yaml"), "g"), seed=1)
-    assert train.checkpoint_run(root, seed_1) == train.checkpoint_run(other, train.build_job(other, load_params(other / "params.yaml"), "g"))  # one resumable run
+    seed_1 = dataclasses.replace(jobs.prepared_job(root, load_params(root / "params.yaml"), "g"), seed=1)
+    assert jobs.run_name(root, seed_1) == jobs.run_name(other, jobs.prepared_job(other, load_params(other / "params.yaml"), "g"))  # one resumable run
 
 
 def test_the_holdout_copy_never_saw_the_class(root: Path) -> None:
@@ -79,7 +80,7 @@ def test_the_holdout_copy_never_saw_the_class(root: Path) -> None:
     from genmodels.models import build_model
 
     data = read_samples(root / paths.TRAIN)
-    info = train.load_info(root)
+    info = load_info(root)
     model = build_model("independent", {}, info)
     model.fit_direct(torch.from_numpy(data.x[data.y != 0]), None, torch.Generator())
     assert same(weights(root / "models/ind/holdout"), {k: v.cpu() for k, v in model.state_dict().items()})
@@ -97,7 +98,7 @@ def test_drop_class() -> None:
 
 
 def test_a_class_the_data_lacks_is_one_clear_error(root: Path, tmp_path: Path) -> None:
-    info = train.load_info(root)
+    info = load_info(root)
     labels = read_samples(root / paths.TRAIN).y
     write_params(tmp_path, evaluate={"holdout_class": 12})
     p = load_params(tmp_path / "params.yaml")
@@ -116,6 +117,6 @@ def test_a_family_without_an_anomaly_score_gets_no_holdout_copy(root: Path, monk
     monkeypatch.setattr(variants, "model_class", lambda family: NoScore)
     assert not variants.has_anomaly_score("any")
     p = load_params(root / "params.yaml")
-    assert variants.holdout_variant(p, "g", train.load_info(root), read_samples(root / paths.TRAIN).y) is None
+    assert variants.holdout_variant(p, "g", load_info(root), read_samples(root / paths.TRAIN).y) is None
     monkeypatch.undo()
     assert variants.has_anomaly_score("gan") and variants.has_anomaly_score("gmm")
