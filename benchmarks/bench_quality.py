@@ -1,7 +1,7 @@
 """Benchmark: the leaderboard of a params file, run twice, and the largest difference between the runs.
 
 ``quality_<dataset>`` rows (``quality_digits`` for ``params.yaml``, ``quality_mnist5k`` for
-``params/mnist5k.yaml``): each model's FID with its 95 % interval and its discrete NLL with its
+``presets/mnist5k/params.yaml``): each model's FID with its 95 % interval and its discrete NLL with its
 kind, from the first run, and the largest absolute difference between the two runs over every
 number in every ``metrics/<model>.json`` except timings (target 0: same params and seed on the
 same machine give the same metrics). Each run is a cold ``dvc repro`` in a fresh copy of the
