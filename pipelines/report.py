@@ -10,16 +10,18 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+from scipy.stats import t as student_t
 
 from genmodels.atomic import write_text
 from genmodels.errors import DataError
 from genmodels.metrics.builtin.diagnostics import HOLDOUT_KEY
 from genmodels.metrics.builtin.model_based import UNIFORM_FLAG
 from genmodels.metrics.registry import key_specs
-from genmodels.metrics.resampling import paired_probability
-from genmodels.metrics.seeds import MEAN_SUFFIX, PER_SEED, SD_SUFFIX, headline_keys
+from genmodels.metrics.resampling import tied_groups
+from genmodels.metrics.seeds import MEAN_SUFFIX, PER_SEED, SD_SUFFIX, headline_keys, per_seed_values
 from pipelines import paths
 from pipelines.common import log, params
 from pipelines.report_html import page
@@ -28,6 +30,7 @@ from pipelines.summary import HEADLINE
 
 REFERENCE_FAMILY = "(reference)"
 RANKED_BY = "fid"  # the metric whose significance groups the leaderboard shows
+MIN_SEEDS = 3  # fewest training seeds whose spread the groups include (an sd of 2 values has 1 degree of freedom)
 
 
 def fmt(v: float | None) -> str:
@@ -102,7 +105,8 @@ def markdown(table: list[dict], keys: list[str], sentence: str = "", also: tuple
     counts = sorted({r["seeds"] for r in table if "seeds" in r})
     if counts:
         md += ["", (f"a ± b = mean ± sd over {'/'.join(map(str, counts))} training seeds (`seeds:`; each seed's value in "
-                    "metrics/<model>.json); such a row's intervals, fid_group and plain CSV columns are its first seed's.")]  # fmt: skip
+                    "metrics/<model>.json); such a row's intervals and plain CSV columns are its first seed's; "
+                    "the line on the fid groups says whether they include the seeds' spread.")]  # fmt: skip
     if HOLDOUT_KEY in columns:
         md += ["", (f"{HOLDOUT_KEY}: the held-out class's test images against the others', scored by a copy of the model "
                     "trained without that class (evaluate.holdout_class); not part of anomaly_auroc.")]  # fmt: skip
@@ -121,33 +125,76 @@ def load_resamples(root: Path, table: list[dict], key: str) -> dict[str, np.ndar
     return out
 
 
-def tied_groups(table: list[dict], draws: dict[str, np.ndarray], key: str, lower: bool, confidence: float = 0.95) -> dict[str, int]:
-    """Group rows that the data cannot separate on ``key`` (paired bootstrap on shared resamples).
+def load_seed_values(root: Path, table: list[dict], key: str) -> dict[str, list[float]]:
+    """``key`` under every training seed (the first seed's first) for the rows that have several.
 
-    Rows sorted best first; a row opens a new group when the current group's leader beats it
-    in at least ``confidence`` of the resamples, otherwise it joins the leader's group.
+    The first seed's value is the row's own, whose resamples the comparisons read; a file
+    where they differ was not written by one evaluate run and stops the report.
     """
-    ranked = sorted((r for r in table if r[key] is not None and r["model"] in draws), key=lambda r: r[key], reverse=not lower)
-    groups: dict[str, int] = {}
-    leader = None
-    for r in ranked:
-        if leader is None or paired_probability(draws[leader], draws[r["model"]], lower) >= confidence:
-            leader = r["model"]
-        groups[r["model"]] = len(set(groups.values()) | {0}) if leader == r["model"] else groups[leader]
-    return groups
+    out = {}
+    for r in table:
+        path = root / paths.metrics_file(r["model"])
+        values = per_seed_values(json.loads(path.read_text()), key)
+        if values is not None:
+            if values[0] != r[key]:
+                raise DataError(f"{path}: {key} under the first seed ({values[0]}) != {key} ({r[key]}); rerun evaluate@{r['model']}")
+            out[r["model"]] = values
+    return out
 
 
-def significance(table: list[dict], draws: dict[str, np.ndarray], key: str) -> tuple[dict[str, int], str]:
-    """The group of every row and one plain sentence saying which differences hold."""
-    groups = tied_groups(table, draws, key, key_specs()[key].better == "lower")
+class GroupScope(NamedTuple):
+    """Which variance the groups include."""
+
+    seeds: dict[str, np.ndarray] | None  # each model's values under every seed; None: the first seed's bootstrap alone
+    variance: str  # the CSV's <key>_group_variance
+    method: str  # in the groups' line: how the comparisons are made
+    note: str  # the sentence after the groups: what they account for and what not
+
+
+def seed_policy(models: list[str], seed_values: dict[str, list[float]]) -> GroupScope:
+    """The groups include the between-seed spread when every grouped model has at least
+    :data:`MIN_SEEDS` training seeds. With 2, an sd has one degree of freedom, the t quantile is
+    several times the normal one and the groups would say nothing, so they stay the first
+    seed's paired bootstrap while the ± columns show the spread."""
+    counts = {m: len(seed_values.get(m, [0.0])) for m in models}
+    low, high = min(counts.values(), default=1), max(counts.values(), default=1)
+    n = f"{low}" if low == high else f"{low}–{high}"
+    bootstrap = "paired bootstrap on shared resamples"
+    if low >= MIN_SEEDS:
+        return GroupScope({m: np.asarray(seed_values[m]) for m in models}, f"bootstrap + {n} seeds",
+                          f"means over {n} training seeds; {bootstrap} + between-seed spread",
+                          f"The groups include training-seed variance: the seed means over {n} training seeds are compared, "
+                          "each difference judged against the first seed's paired bootstrap (sample noise) widened by the "
+                          "between-seed spread (Welch t).")  # fmt: skip
+    if high == 1:
+        return GroupScope(None, "bootstrap", bootstrap, "The groups cover sample noise only (the bootstrap resamples the test set and "
+                          f"one trained model's samples), not training-seed variance: one training seed per model (list "
+                          f"{MIN_SEEDS} or more under `seeds:` to include it).")  # fmt: skip
+    few = [m for m, c in counts.items() if c < MIN_SEEDS]
+    quantile = f"{student_t.ppf(0.95, 1):.1f}"
+    return GroupScope(None, f"bootstrap (first seed of {n})", f"first seeds; {bootstrap}",
+                      f"The groups cover sample noise only, not training-seed variance: {', '.join(few)} "
+                      f"{'has' if len(few) == 1 else 'have'} fewer than {MIN_SEEDS} training seeds, and an sd of 2 values has one "
+                      f"degree of freedom (one-sided 95 % t quantile {quantile}, normal 1.6), too few to group by; the groups are "
+                      f"the first seed's paired bootstrap and a ± b shows the seeds' spread (list {MIN_SEEDS} or more under "
+                      "`seeds:` to include it).")  # fmt: skip
+
+
+def significance(table: list[dict], draws: dict[str, np.ndarray], key: str,
+                 seed_values: dict[str, list[float]] | None = None) -> tuple[dict[str, int], str, str]:
+    """The group of every row, one plain sentence saying which differences hold and which
+    variance they account for (:func:`seed_policy`), and that variance in a word for the CSV."""
+    estimates = {r["model"]: r[key] for r in table if r[key] is not None and r["model"] in draws}
+    scope = seed_policy(list(estimates), seed_values or {})
+    groups = tied_groups(estimates, {m: draws[m] for m in estimates}, key_specs()[key].better == "lower", seeds=scope.seeds)
     if not groups:
-        return {}, ""
+        return {}, "", ""
     members = [[m for m, g in groups.items() if g == i] for i in sorted(set(groups.values()))]
     tied = [ms for ms in members if len(ms) > 1]
-    text = f"{key} groups (paired bootstrap on shared resamples, 95 %): " + " > ".join("{" + ", ".join(ms) + "}" for ms in members) + "."
+    text = f"{key} groups ({scope.method}, 95 %): " + " > ".join("{" + ", ".join(ms) + "}" for ms in members) + "."
     if tied:
         text += " Within a group the data cannot separate the rows: " + "; ".join(" ≈ ".join(ms) for ms in tied) + "."
-    return groups, text
+    return groups, f"{text} {scope.note}", scope.variance
 
 
 def run(root: Path, params_file: str | None = None) -> list[dict]:
@@ -156,11 +203,12 @@ def run(root: Path, params_file: str | None = None) -> list[dict]:
     table = rows(root, p.models, columns)
     seed_columns = [k for k in ("seeds", *(k + s for k in headline_keys() for s in (MEAN_SUFFIX, SD_SUFFIX))) if any(k in r for r in table)]
     models = [r for r in table if r["family"] != REFERENCE_FAMILY]  # same sample count; FID's small-sample bias differs for the reference rows
-    groups, sentence = significance(models, load_resamples(root, models, RANKED_BY), RANKED_BY)
+    groups, sentence, covers = significance(models, load_resamples(root, models, RANKED_BY), RANKED_BY, load_seed_values(root, models, RANKED_BY))
     for r in table:
         r[f"{RANKED_BY}_group"] = groups.get(r["model"])
+        r[f"{RANKED_BY}_group_variance"] = covers if r["model"] in groups else None
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["model", "family", f"{RANKED_BY}_group", *columns, "nll_kind", UNIFORM_FLAG, *seed_columns], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=["model", "family", f"{RANKED_BY}_group", *columns, "nll_kind", UNIFORM_FLAG, f"{RANKED_BY}_group_variance", *seed_columns], lineterminator="\n")
     writer.writeheader()
     for r in table:
         writer.writerow({**{k: ("" if v is None else v) for k, v in r.items() if k != "notes"}, "nll_kind": nll_kind(r)})
