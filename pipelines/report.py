@@ -208,7 +208,8 @@ def run(root: Path, params_file: str | None = None) -> list[dict]:
         r[f"{RANKED_BY}_group"] = groups.get(r["model"])
         r[f"{RANKED_BY}_group_variance"] = covers if r["model"] in groups else None
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["model", "family", f"{RANKED_BY}_group", *columns, "nll_kind", UNIFORM_FLAG, f"{RANKED_BY}_group_variance", *seed_columns], lineterminator="\n")
+    fields = ["model", "family", f"{RANKED_BY}_group", *columns, "nll_kind", UNIFORM_FLAG, f"{RANKED_BY}_group_variance", *seed_columns]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for r in table:
         writer.writerow({**{k: ("" if v is None else v) for k, v in r.items() if k != "notes"}, "nll_kind": nll_kind(r)})

@@ -268,9 +268,11 @@ def seed_paired_probability(a: np.ndarray, b: np.ndarray, a_seeds: np.ndarray, b
 
         P(a better) = 1/R Σ_r F_ν(−d'_r / se)      (lower is better; F_ν(+d'_r / se) when higher is)
 
-    i.e. the distribution of the difference is the paired bootstrap's (sample noise: test set
-    and samples resampled jointly) convolved with a scaled Welch t (training seeds), so its
-    variance is ``Var_boot(d) + s_a²/n_a + s_b²/n_b``. It reduces exactly to
+    i.e. the distribution of the difference of the models' means over training seeds is the
+    paired bootstrap's (sample noise: test set and samples resampled jointly) convolved with a
+    scaled Welch t (training seeds), so its variance is ``Var_boot(d) + se² ν/(ν − 2)``, which
+    tends to ``Var_boot(d) + s_a²/n_a + s_b²/n_b`` as ν grows (heavier tails with few seeds).
+    It reduces exactly to
     :func:`paired_probability` when both models have one seed, or every seed scores the same
     (``se = 0``: the t's CDF becomes the step, ties count half); with a bootstrap of zero
     spread it is a one-sided Welch t-test on the seed values. It is conservative: the
