@@ -47,6 +47,13 @@ def write_json(final: str | os.PathLike, data: Any) -> None:
     write_text(final, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def write_npz(final: str | os.PathLike, arrays: dict[str, Any]) -> None:
+    """Named arrays in one ``.npz`` file (``numpy.savez``; an empty file without arrays), written atomically."""
+    import numpy as np
+
+    write_file(final, lambda tmp: np.savez(tmp, **arrays))
+
+
 def replace_dir(src: Path, dst: Path) -> None:
     """Move a finished folder into place, replacing ``dst`` (no half-written outputs)."""
     dst.parent.mkdir(parents=True, exist_ok=True)

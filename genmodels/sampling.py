@@ -42,3 +42,9 @@ def draw_samples(model: GenerativeModel, n: int, seed: int, batch_size: int = 50
     if model.info.kind == "image":
         x = np.clip(x, 0.0, 1.0)
     return x
+
+
+def draw(model: GenerativeModel, cfg: SampleConfig, seed: int) -> np.ndarray:
+    """The pipeline's samples of ``model`` under root seed ``seed``: ``cfg.n`` draws from generator
+    seed ``seed + 1`` (``sample@<m>`` writes them; ``evaluate@<m>`` draws each extra seed's so)."""
+    return draw_samples(model, cfg.n, seed + 1, cfg.batch_size, cfg.temperature)

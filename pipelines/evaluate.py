@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from genmodels.atomic import write_file, write_json
+from genmodels.atomic import write_json, write_npz
 from genmodels.config import Params
 from genmodels.data import read_samples
 from genmodels.device import resolve_device
@@ -22,10 +22,10 @@ from genmodels.metrics.reference import load_reference, real_features
 from genmodels.metrics.seeds import MEAN_SUFFIX, SD_SUFFIX, across_seeds, headline_keys
 from genmodels.metrics.suite import MetricReport, evaluate
 from genmodels.models.core.base import GenerativeModel
+from genmodels.sampling import draw
 from genmodels.training.checkpoint import load_model
 from pipelines import paths
 from pipelines.common import check_evaluator, load_info, log, params, stable_hash
-from pipelines.sample import draw
 from pipelines.summary import headline
 from pipelines.variants import load_variant, seed_variants
 
@@ -41,11 +41,6 @@ def dvc_lock_tags(root: Path, name: str) -> dict[str, str]:
         if stage in stages:
             tags[f"dvc_lock.{stage.replace('@', '.')}"] = stable_hash(stages[stage])[:16]
     return tags
-
-
-def save_resamples(path: Path, arrays: dict) -> None:
-    """The bootstrap's per-resample values (an empty file when intervals are off)."""
-    write_file(path, lambda tmp: np.savez(tmp, **arrays))
 
 
 def read_history(model_dir: Path) -> list[dict]:
@@ -100,9 +95,9 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
         notes = {**result.pop("notes"), **seeds.pop("notes")}
         result = {**result, **seeds, "notes": notes}
     write_json(root / paths.metrics_file(name), result)
-    save_resamples(root / paths.resamples_file(name), report.arrays)
+    write_npz(root / paths.resamples_file(name), report.arrays)  # the bootstrap's per-resample values (empty when intervals are off)
     # into the training run without reopening it: the run's duration stays the training time
-    with closed_run(root, p.experiment, name, model_dir / "mlflow.json") as mlrun:
+    with closed_run(root, p.experiment, name, model_dir / paths.RUN_FILE) as mlrun:
         mlrun.log_metrics({**report.metrics, **report.extra, **{k: v for k, v in seeds.items() if k.endswith((MEAN_SUFFIX, SD_SUFFIX))}})
         mlrun.set_tags({**dvc_lock_tags(root, name), NOTE_TAG: headline(result)})
         mlrun.log_artifact(root / paths.metrics_file(name), "metrics")

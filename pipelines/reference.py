@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genmodels.atomic import write_json
+from genmodels.atomic import write_json, write_npz
 from genmodels.data import read_samples
 from genmodels.device import resolve_device
 from genmodels.metrics.features import load_extractor
@@ -24,7 +24,6 @@ from genmodels.metrics.registry import NEEDS
 from genmodels.metrics.suite import evaluate
 from pipelines import paths
 from pipelines.common import check_evaluator, load_info, log, params
-from pipelines.evaluate import save_resamples
 
 NO_MODEL = "reference row: real images, no model"
 
@@ -52,8 +51,8 @@ def run(root: Path, params_file: str | None = None) -> dict[str, dict]:
         result["notes"] = {k: (NO_MODEL if v == NEEDS["model"] else v) for k, v in result["notes"].items()}
         result["samples"] = len(x)
         write_json(root / paths.metrics_file(name), result)
-        save_resamples(root / paths.resamples_file(name), report.arrays)
-        with model_run(root, p.experiment, name, root / paths.RUNS / f"{name}.mlflow.json", new=True) as mlrun:
+        write_npz(root / paths.resamples_file(name), report.arrays)
+        with model_run(root, p.experiment, name, root / paths.RUNS / f"{name}.{paths.RUN_FILE}", new=True) as mlrun:
             mlrun.set_tags({"genmodels.reference": "true", "genmodels.samples": len(x)})
             mlrun.log_metrics({**report.metrics, **report.extra})
             mlrun.log_artifact(root / paths.metrics_file(name), "metrics")

@@ -43,7 +43,7 @@ def publish(root: Path, experiment: str, table: list[dict], board_md: str) -> di
     """Describe the experiment, tag the runs, log the report run, register each family's best.
 
     Returns ``{registered name: version}``."""
-    run_files = {r["model"]: root / paths.model_dir(r["model"]) / "mlflow.json" for r in table if r["family"] != REFERENCE_FAMILY}
+    run_files = {r["model"]: root / paths.model_dir(r["model"]) / paths.RUN_FILE for r in table if r["family"] != REFERENCE_FAMILY}
     if not any(f.is_file() for f in run_files.values()):
         return {}
     from genmodels.tracking.mlflow_adapter import (

@@ -14,16 +14,11 @@ from genmodels.data import Samples, read_samples, write_samples
 from genmodels.device import resolve_device
 from genmodels.models.core.base import GenerativeModel
 from genmodels.pictures import interpolation, nearest_neighbours
-from genmodels.sampling import SampleConfig, draw_samples
+from genmodels.sampling import draw
 from genmodels.training.checkpoint import load_model
 from genmodels.viz import interpolation_strip, neighbour_pairs, samples_picture
 from pipelines import paths
 from pipelines.common import log, params
-
-
-def draw(model: GenerativeModel, cfg: SampleConfig, seed: int) -> np.ndarray:
-    """The samples of ``model`` under root seed ``seed`` (evaluate@<m> draws each extra seed's so)."""
-    return draw_samples(model, cfg.n, seed + 1, cfg.batch_size, cfg.temperature)
 
 
 def run(root: Path, name: str, params_file: str | None = None) -> dict:

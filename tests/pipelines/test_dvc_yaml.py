@@ -37,6 +37,31 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
+def pipeline_modules(path: Path) -> set[str]:
+    """The ``pipelines`` modules a file imports, at top level or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "pipelines":
+            found |= {f"pipelines.{a.name}" for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pipelines."):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("pipelines.")}
+    return found
+
+
+def stage_code(script: Path) -> list[Path]:
+    """The stage script and every ``pipelines`` module it runs, transitively (glue modules import each other)."""
+    seen, todo = {script}, [script]
+    while todo:
+        for module in pipeline_modules(todo.pop()):
+            path = ROOT / module_path(module)
+            if path not in seen:
+                seen.add(path)
+                todo.append(path)
+    return sorted(seen)
+
+
 def module_path(module: str) -> str:
     rel = Path(*module.split("."))
     return str(rel / "__init__.py") if (ROOT / rel).is_dir() else f"{rel}.py"
@@ -62,9 +87,14 @@ def test_output_paths_match_the_contract() -> None:
 @pytest.mark.parametrize("name", [n for n in STAGES if n != "check"])
 def test_each_stage_declares_its_script_and_the_library_code_it_imports(name: str) -> None:
     deps = body(name)["deps"]
-    script = ROOT / "pipelines" / f"{name}.py"
+    code = stage_code(ROOT / "pipelines" / f"{name}.py")
     assert f"pipelines/{name}.py" in deps and covered("pipelines/common.py", deps)
-    missing = sorted(p for p in map(module_path, imported_modules(script)) if not covered(p, deps))
+    runs = {str(p.relative_to(ROOT)) for p in code}
+    assert sorted(runs - set(deps)) == [], f"{name} runs pipelines code it does not declare"
+    assert sorted(d for d in deps if d.startswith("pipelines/") and d not in runs) == [], f"{name} declares pipelines code it does not run"
+    # common.py's own library imports serve helpers (the dataset card, the evaluator's files) that most stages never call
+    own = [f for f in code if f != ROOT / "pipelines/common.py"]
+    missing = sorted({p for f in own for p in map(module_path, imported_modules(f)) if not covered(p, deps)})
     assert not missing, f"{name} imports code it does not declare: {missing}"
     for dep in deps:  # every declared path exists or is another stage's output
         produced = any(dep == o.replace("${key}", dep.split("/")[-1].split(".")[0]) for s in STAGES for o in outs(body(s)))
