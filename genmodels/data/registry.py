@@ -12,7 +12,7 @@ from genmodels.errors import ConfigError
 from genmodels.registry import Registry
 
 Loader = Callable[[DataConfig, int], PreparedData]
-DATASETS: Registry[Loader] = Registry("dataset")
+DATASETS: Registry[Loader] = Registry("dataset", package="genmodels.data")
 
 
 def register_dataset(name: str) -> Callable[[Loader], Loader]:
@@ -21,8 +21,6 @@ def register_dataset(name: str) -> Callable[[Loader], Loader]:
 
 def check_dataset_name(name: str) -> None:
     """ConfigError naming ``data.name`` and the known datasets when ``name`` is not registered."""
-    import genmodels.data  # noqa: F401  (registers the built-in loaders)
-
     if name not in DATASETS:
         raise ConfigError(f"data.name: unknown dataset {name!r} (known: {', '.join(DATASETS.names())})")
 

@@ -13,8 +13,6 @@ from genmodels.metrics.features import FEATURE_EXTRACTORS, FeatureExtractor
 
 def resolve_extractor_name(name: str, kind: str) -> str:
     """``auto`` -> the registered extractor that declares itself the default for data of ``kind``."""
-    import genmodels.metrics.extractors  # noqa: F401  (registers the built-ins)
-
     if name == "auto":
         for candidate in FEATURE_EXTRACTORS.ordered():
             if kind in FEATURE_EXTRACTORS.get(candidate).auto_for:

@@ -67,7 +67,7 @@ class FeatureExtractor(nn.Module):
         return [out[name] for name in self.perceptual_layers]
 
 
-FEATURE_EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("feature extractor")
+FEATURE_EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("feature extractor", package="genmodels.metrics.extractors")
 
 
 def register_feature_extractor(name: str) -> Callable[[type[FeatureExtractor]], type[FeatureExtractor]]:
@@ -88,8 +88,6 @@ def save_extractor(extractor: FeatureExtractor, path: Path) -> None:
 
 
 def load_extractor(path: str | Path, device: str | torch.device = "cpu") -> FeatureExtractor:
-    import genmodels.metrics.extractors  # noqa: F401  (registers the built-ins)
-
     path = Path(path)
     cfg_file, weights = path / CONFIG_FILE, path / WEIGHTS_FILE
     for f in (cfg_file, weights):

@@ -1,7 +1,8 @@
 """The metric registry: what each metric needs, which keys it writes and which way is better.
 
 Every key of ``metrics/<model>.json``, the leaderboard's columns, tune's allowed objectives
-and the README's metric table derive from the registrations, in registration order. A
+and the README's metric table derive from the registrations, in the metrics' order (the
+``ORDER`` of each built-in module, then registration order; see :mod:`genmodels.metrics.builtin`). A
 metric is a function of :class:`EvalInputs` that returns its keys' values (and optionally
 supporting numbers under other names, written beside them); it raises :class:`Undefined`
 with the reason when the metric does not apply, and the suite writes its keys as ``null``
@@ -14,6 +15,8 @@ with that reason under ``notes``. Built-ins register through the same public cal
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -90,15 +93,16 @@ class EvalInputs:
         return have
 
 
-METRICS: Registry[Metric] = Registry("metric")
+METRICS: Registry[Metric] = Registry("metric", package="genmodels.metrics.builtin")
 
 
 def register_metric(
     name: str, keys: Iterable[MetricKey], needs: Iterable[str] = ("features",), per_epoch: bool = False
 ) -> Callable[[Callable[[EvalInputs], Mapping[str, float | None]]], Callable[[EvalInputs], Mapping[str, float | None]]]:
-    """Decorator registering ``compute`` as metric ``name`` writing ``keys`` (after the built-ins)."""
-    import genmodels.metrics.builtin  # noqa: F401  (built-ins first, whoever registers first)
+    """Decorator registering ``compute`` as metric ``name`` writing ``keys``.
 
+    Its keys come after the built-ins' unless its module sets ``ORDER`` (see
+    :mod:`genmodels.metrics.builtin`)."""
     keys, needs = tuple(keys), frozenset(needs)
     unknown = needs - set(NEEDS)
     if unknown:
@@ -122,14 +126,22 @@ def unregister_metric(name: str) -> None:
     METRICS.unregister(name)
 
 
-def _metrics() -> list[Metric]:
-    import genmodels.metrics.builtin  # noqa: F401  (registers the built-ins, in order)
+def _order(metric: Metric) -> float:
+    """``ORDER`` of the module that defines ``metric`` (see :mod:`genmodels.metrics.builtin`); inf if none."""
+    module = sys.modules.get(getattr(metric.compute, "__module__", None) or "")
+    order = getattr(module, "ORDER", math.inf)
+    if isinstance(order, bool) or not isinstance(order, (int, float)):
+        raise TypeError(f"metric {metric.name!r}: ORDER of module {module.__name__!r} must be a number, got {order!r}")
+    return order
 
-    return [METRICS.get(n) for n in METRICS.ordered()]
+
+def _metrics() -> list[Metric]:
+    """Every registered metric: by the ``ORDER`` of its module, then in registration order."""
+    return sorted((METRICS.get(n) for n in METRICS.ordered()), key=_order)  # sorted() is stable
 
 
 def metric_keys() -> tuple[str, ...]:
-    """Every key of ``metrics/<model>.json``, in registration order."""
+    """Every key of ``metrics/<model>.json``, in the metrics' order."""
     return tuple(k.name for m in _metrics() for k in m.keys)
 
 

@@ -1,19 +1,16 @@
 """Model families: the contract, the registry and the built-in families.
 
 Each family is a package ``genmodels/models/<family>/`` whose import registers it; this
-module imports every such package, so adding a family is one new folder and nothing here.
-DVC makes a model's stages depend on its family's folder, so editing one family reruns only
-that family's stages.
+module imports every package of this one (:func:`genmodels.registry.import_modules`, as for
+datasets, metrics and feature extractors), so adding a family is one new folder and nothing
+here. DVC makes a model's stages depend on its family's folder, so editing one family reruns
+only that family's stages (``core``, shared by all, registers nothing).
 """
-
-import importlib
-import pkgutil
 
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.registry import MODELS, build_model, model_class, register_model
+from genmodels.registry import import_modules
 
-for _module in pkgutil.iter_modules(__path__):
-    if _module.ispkg and _module.name != "core":
-        importlib.import_module(f"{__name__}.{_module.name}")
+import_modules(__name__)
 
 __all__ = ["MODELS", "GenerativeModel", "build_model", "model_class", "register_model"]

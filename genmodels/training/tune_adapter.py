@@ -131,8 +131,6 @@ class TuneContext:
 
 def load_extractor_spec(spec: dict) -> FeatureExtractor:
     """Rebuild the evaluator network inside a trial from its name, kwargs and state dict."""
-    import genmodels.metrics.extractors  # noqa: F401  (registers the built-in extractors)
-
     extractor = FEATURE_EXTRACTORS.get(spec["name"])(**spec["kwargs"])
     extractor.load_state_dict(spec["state"])
     return extractor.eval()

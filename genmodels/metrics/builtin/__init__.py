@@ -1,15 +1,14 @@
-"""The built-in metrics. The order below is registration order: the order of the keys in
-``metrics/<model>.json`` and of the leaderboard's columns. A new built-in is one module
-here plus one entry below."""
+"""The built-in metrics: every module of this package is imported here, and each registers
+its metrics with ``@register_metric`` on import. A new built-in is one new module, nothing else.
 
-import importlib
+Order: the keys of ``metrics/<model>.json``, the leaderboard's columns and the README's metric
+table follow each module's ``ORDER`` (a number, lower first; within a module, registration
+order), not the order of the imports. The built-ins run from sample quality (10) through
+memorisation (20), the model-based metrics (30) and the diagnostics (40) to costs (50); a
+new module picks a number between them. A metric whose module sets no ``ORDER`` (one
+registered outside this package) comes after those that do.
+"""
 
-MODULES = (
-    "sample_quality",  # fid, kid, is, prdc, their intervals
-    "memorisation",  # ct_stat, nn_train_share, train_copies
-    "model_based",  # ppl, nll_bits_per_dim
-    "diagnostics",  # modes, class_coverage, anomaly_auroc
-    "cost",  # train_seconds, samples_per_second
-)
-for _name in MODULES:
-    importlib.import_module(f"{__name__}.{_name}")
+from genmodels.registry import import_modules
+
+import_modules(__name__)

@@ -9,6 +9,8 @@ import torch
 from genmodels.metrics.builtin.model_based import generator
 from genmodels.metrics.registry import EvalInputs, MetricKey, register_metric
 
+ORDER = 50  # where these keys stand among the built-ins' (see genmodels.metrics.builtin)
+
 
 @register_metric("train_seconds", [MetricKey("train_seconds", None, "seconds spent in training epochs (excludes start-up and checkpoints)")], needs={"model", "history"})
 def train_seconds(inp: EvalInputs) -> dict[str, float]:

@@ -13,6 +13,8 @@ from genmodels.metrics.ood import HARD, HOLDOUT, holdout_class_split, ood_sets
 from genmodels.metrics.registry import EvalInputs, MetricKey, Undefined, register_metric
 from genmodels.models.core.dequantize import dequantize
 
+ORDER = 40  # where these keys stand among the built-ins' (see genmodels.metrics.builtin)
+
 
 @register_metric(
     "modes",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from genmodels.metrics import memorisation as mem
 from genmodels.metrics.registry import EvalInputs, MetricKey, Undefined, register_metric
 
+ORDER = 20  # where these keys stand among the built-ins' (see genmodels.metrics.builtin)
+
 CT_CELLS = 20  # k-means cells on the training features (Meehan et al. 2020 use tens of cells)
 
 

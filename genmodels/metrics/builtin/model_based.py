@@ -11,6 +11,8 @@ from genmodels.metrics.ppl import normalized_activation_distance, perceptual_pat
 from genmodels.metrics.registry import NEEDS, EvalInputs, MetricKey, Undefined, register_metric
 from genmodels.models.core.dequantize import bits_per_dim, dequantize
 
+ORDER = 30  # where these keys stand among the built-ins' (see genmodels.metrics.builtin)
+
 
 def generator(inp: EvalInputs, offset: int) -> torch.Generator:
     """The seeded generator of one random use inside the evaluation (``seed + offset``)."""

@@ -17,6 +17,8 @@ from genmodels.metrics.prdc import prdc_from_features
 from genmodels.metrics.registry import EvalInputs, MetricKey, Undefined, register_metric
 from genmodels.metrics.resampling import BootstrapSpec, FeatureGeometry, PrdcPoints, intervals_from, prdc_points, resampled_values, subset_kid
 
+ORDER = 10  # where these keys stand among the built-ins' (see genmodels.metrics.builtin)
+
 WITH_INTERVALS = ("fid", "kid", "is", "precision", "recall", "density", "coverage")
 INTERVAL_DOC = ("95 % percentile bootstrap interval (`ci_level`): real and sample features resampled jointly, "
                 "`bootstrap` seeded resamples on the cached features (FID: weighted moments; KID: weighted U-statistic; "

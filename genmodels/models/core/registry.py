@@ -10,7 +10,7 @@ from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import GenerativeModel
 from genmodels.registry import Registry
 
-MODELS: Registry[type[GenerativeModel]] = Registry("model family")
+MODELS: Registry[type[GenerativeModel]] = Registry("model family", package="genmodels.models")
 
 
 def register_model(name: str) -> Callable[[type[GenerativeModel]], type[GenerativeModel]]:
@@ -26,8 +26,6 @@ def register_model(name: str) -> Callable[[type[GenerativeModel]], type[Generati
 
 
 def model_class(family: str) -> type[GenerativeModel]:
-    import genmodels.models  # noqa: F401  (registers the built-in families)
-
     return MODELS.get(family)
 
 
