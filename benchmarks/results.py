@@ -1,6 +1,6 @@
 """``benchmarks/results.csv``: one row per measured figure, written by every benchmark script.
 
-Columns (DESIGN.md): ``benchmark,figure,value,unit,target,met,machine,commit``. A script
+Columns (docs/design.md): ``benchmark,figure,value,unit,target,met,machine,commit``. A script
 replaces its own earlier rows (same benchmark and figure) and keeps everyone else's.
 """
 

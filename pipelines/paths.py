@@ -1,4 +1,4 @@
-"""Every file the pipeline reads or writes, relative to the project root (see DESIGN.md).
+"""Every file the pipeline reads or writes, relative to the project root (see docs/design.md).
 
 ``dvc.yaml`` names the same paths; ``tests/pipelines/test_dvc_yaml.py`` checks that every
 path a stage's code touches is declared there (and nothing else is).

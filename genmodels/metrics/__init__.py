@@ -1,6 +1,6 @@
 """Sample-quality metrics: pure functions on feature arrays (numpy or torch).
 
-Definitions and defaults follow torch-fidelity (see DESIGN.md, "Metric definitions").
+Definitions and defaults follow torch-fidelity (see docs/design.md, "Metrics").
 Only torch, numpy and scipy are imported here; a new module's public names go into ``_LAZY``.
 
 The functions are imported on first use (module ``__getattr__``), so that the typed configs

@@ -1,7 +1,7 @@
 """The one table of metric defaults: the typed configs and the metric functions both read it.
 
-Values follow torch-fidelity where it defines them, so numbers are comparable (DESIGN.md,
-"Metric definitions"); changing one here changes the pipeline, the CLI and the functions alike.
+Values follow torch-fidelity where it defines them, so numbers are comparable (docs/design.md,
+"Metrics"); changing one here changes the pipeline, the CLI and the functions alike.
 """
 
 from __future__ import annotations

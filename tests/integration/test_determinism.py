@@ -36,7 +36,7 @@ TINY = tiny_params(
     evaluate={"ppl_samples": 20, "kid_subsets": 5, "throughput_samples": 20, "bootstrap": 10, "prdc_repeats": 1},
 )
 #: Keys that measure time, not the model: the only ones allowed to differ between two runs. They
-#: are flat top-level metric names (the DESIGN.md contract), not one group, so they are listed here;
+#: are flat top-level metric names (the contract of docs/design.md), not one group, so they are listed here;
 #: a key derived from one (``train_seconds_seed_mean``, ...) is excluded with it. Only their numeric
 #: values are left out: a null with its reason under "notes" must match like any other line.
 TIMING_KEYS = ("train_seconds", "samples_per_second")
