@@ -70,7 +70,7 @@ class Registry(Generic[T]):
         return sorted(self._items)
 
     def ordered(self) -> list[str]:
-        """Names in registration order (built-ins first, in the order their modules register them)."""
+        """Names in registration order: the built-ins first (their modules imported in name order), then later registrations."""
         self._import_builtins()
         return list(self._items)
 

@@ -20,7 +20,7 @@ PER_SEED = "seeds"  # key of the per-seed values in metrics/<model>.json
 
 
 def headline_keys() -> list[str]:
-    """The leaderboard's ranked columns, in registration order."""
+    """The leaderboard's ranked columns, in the metrics' order (:func:`genmodels.metrics.registry.key_specs`)."""
     return [k for k, spec in key_specs().items() if spec.column and spec.better is not None]
 
 

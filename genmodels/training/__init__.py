@@ -1,1 +1,1 @@
-"""Training: the per-worker loop, checkpoints, and backends (in-process, Ray Train)."""
+"""Training: the per-worker loop, checkpoints, run orchestration, the backends (in-process, Ray Train) and the Ray Tune adapter."""
