@@ -67,7 +67,8 @@ def across_seeds_of(root: Path, p: Params, name: str, first: dict[str, float | N
 
 
 def run(root: Path, name: str, params_file: str | None = None) -> dict:
-    from genmodels.tracking.mlflow_adapter import NOTE_TAG, closed_run
+    from genmodels.tracking.presentation import NOTE_TAG
+    from genmodels.tracking.runs import closed_run
 
     started = time.perf_counter()
     p = params(root, params_file)

@@ -35,7 +35,7 @@ def reference_samples(root: Path, n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def run(root: Path, params_file: str | None = None) -> dict[str, dict]:
-    from genmodels.tracking.mlflow_adapter import model_run
+    from genmodels.tracking.runs import model_run
 
     p = params(root, params_file)
     info, device = load_info(root), resolve_device(p.scaling.use_gpu)

@@ -46,15 +46,9 @@ def publish(root: Path, experiment: str, table: list[dict], board_md: str) -> di
     run_files = {r["model"]: root / paths.model_dir(r["model"]) / paths.RUN_FILE for r in table if r["family"] != REFERENCE_FAMILY}
     if not any(f.is_file() for f in run_files.values()):
         return {}
-    from genmodels.tracking.mlflow_adapter import (
-        describe_experiment,
-        experiment_tags,
-        in_temporary_workspace,
-        log_report_run,
-        pipeline_tags,
-        register_version,
-        tag_runs,
-    )
+    from genmodels.tracking.presentation import experiment_tags, pipeline_tags
+    from genmodels.tracking.publish import describe_experiment, log_report_run, register_version, tag_runs
+    from genmodels.tracking.store import in_temporary_workspace
 
     tags = pipeline_tags(root)
     trial = in_temporary_workspace(root)

@@ -18,7 +18,8 @@ def from_registry(root: Path, uri: str, n: int, out: Path, seed: int = 0, use_gp
     artifact URI of a checkpoint folder) into the samples file ``out``."""
     import tempfile
 
-    from genmodels.tracking.mlflow_adapter import download, tracking_uri
+    from genmodels.tracking.publish import download
+    from genmodels.tracking.store import tracking_uri
 
     with tempfile.TemporaryDirectory(prefix="genmodels-model-") as tmp:
         try:

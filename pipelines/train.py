@@ -31,7 +31,7 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
 
 
 def _run(root: Path, name: str, params_file: str | None) -> dict:
-    from genmodels.tracking.mlflow_adapter import model_run, write_run_file
+    from genmodels.tracking.runs import model_run, write_run_file
 
     p = params(root, params_file)
     job = prepared_job(root, p, name)

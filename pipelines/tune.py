@@ -210,7 +210,7 @@ def record(
     An interrupted search (a trial neither ended nor errored) is marked so and raises
     :class:`SearchInterrupted`; so does a tracking server that a Ctrl-C stopped.
     """
-    from genmodels.tracking.mlflow_adapter import reachable
+    from genmodels.tracking.store import reachable
     from genmodels.tracking.tune_runs import finish_search, finish_trials, interrupt_search, log_trial_metrics
 
     rows = trial_rows(results, cfg.metric)
@@ -248,7 +248,7 @@ def record(
 def run(root: Path, model: str, params_file: str | None, address: str | None, num_samples: int | None, resume: bool) -> dict:
     from ray import tune
 
-    from genmodels.tracking.mlflow_adapter import tracking_server
+    from genmodels.tracking.server import tracking_server
     from genmodels.tracking.tune_runs import start_search
     from genmodels.training.ray_adapter import ensure_ray
     from genmodels.training.tune_adapter import trial_fn

@@ -1,6 +1,6 @@
 """MLflow records of a Ray Tune search: one parent run per search, one child run per trial.
 
-Trials write through an ``mlflow server`` (see :func:`genmodels.tracking.mlflow_adapter.tracking_server`),
+Trials write through an ``mlflow server`` (see :func:`genmodels.tracking.server.tracking_server`),
 never many processes on one SQLite file. ``tracking`` dicts (uri, experiment id, parent run
 id) travel to the trials; an empty one turns recording off.
 
@@ -19,7 +19,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from genmodels.tracking.mlflow_adapter import artifact_location, ensure_experiment, flatten, store_lock, user_tracking_uri
+from genmodels.tracking.experiments import ensure_experiment
+from genmodels.tracking.runs import Run
+from genmodels.tracking.store import artifact_location, store_lock, user_tracking_uri
 
 SEARCH_TAG = "genmodels.search"
 TRIAL_TAG = "genmodels.trial_id"
@@ -75,11 +77,7 @@ def start_search(uri: str, root: Path, experiment: str, search: str, model: str,
     if run_id is None:
         parent = client.create_run(exp_id, run_name=f"tune-{model}", tags={SEARCH_TAG: search, "genmodels.model": model})
         run_id = parent.info.run_id
-        items = list(flatten(params).items())
-        for i in range(0, len(items), 100):
-            from mlflow.entities import Param
-
-            client.log_batch(run_id, params=[Param(k, v) for k, v in items[i : i + 100]])
+        Run(client, run_id).log_params(params)
     else:
         client.update_run(run_id, status="RUNNING")
     client.set_tag(run_id, STATE_TAG, "running")

@@ -26,7 +26,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class TrainingInterrupted(GenmodelsError):
     """The run was stopped by a signal; its exit code is ``128 + signum``, the shell's convention."""
 
-    run_status = "KILLED"  # how a tracker should end the run (see genmodels.tracking.mlflow_adapter)
+    run_status = "KILLED"  # how a tracker should end the run (see genmodels.tracking.runs.model_run)
 
     def __init__(self, signum: int, message: str | None = None) -> None:
         self.signum = signum

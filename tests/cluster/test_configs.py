@@ -151,7 +151,7 @@ def test_launcher_exports_what_the_project_reads(monkeypatch: pytest.MonkeyPatch
     assert "GENMODELS_RAY_AUTOSCALING" in (REPO / "genmodels/training/ray_checks.py").read_text()
     assert '"RAY_ADDRESS"' in (REPO / "genmodels/training/ray_adapter.py").read_text()
     assert "GENMODELS_STORAGE_PATH" in (CLUSTER / "repro.sh").read_text()
-    from genmodels.tracking.mlflow_adapter import tracking_uri
+    from genmodels.tracking.store import tracking_uri
 
     uri = re.search(r"MLFLOW_TRACKING_URI=(\S+?)'", env).group(1)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

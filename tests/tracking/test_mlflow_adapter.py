@@ -14,7 +14,9 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient
 
-from genmodels.tracking.mlflow_adapter import RUN_FILE, flatten, model_run, tracking_uri, write_run_file
+from genmodels.tracking.runs import flatten, model_run, write_run_file
+from genmodels.tracking.store import tracking_uri
+from pipelines.paths import RUN_FILE
 
 
 @pytest.fixture(scope="module")

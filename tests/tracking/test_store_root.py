@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from genmodels.tracking.mlflow_adapter import artifact_location, experiment_tags, in_temporary_workspace, store_root, tracking_uri
+from genmodels.tracking.presentation import experiment_tags
+from genmodels.tracking.store import artifact_location, in_temporary_workspace, store_root, tracking_uri
 
 
 @pytest.fixture
@@ -78,7 +79,8 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from genmodels.tracking.mlflow_adapter import closed_run, log_report_run, model_run, register_version, write_run_file
+    from genmodels.tracking.publish import log_report_run, register_version
+    from genmodels.tracking.runs import closed_run, model_run, write_run_file
 
     root, who, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
     time.sleep(max(0.0, start - time.time()))  # every writer opens the new store at the same moment
@@ -123,10 +125,10 @@ def test_writers_starting_together_on_a_new_sqlite_store_all_record(tmp_path: Pa
 
 
 def test_the_store_lock_is_reentrant_and_excludes_other_processes(tmp_path: Path) -> None:
-    from genmodels.tracking.mlflow_adapter import store_lock
+    from genmodels.tracking.store import store_lock
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    probe = "import sys; from genmodels.tracking.mlflow_adapter import store_lock\n" \
+    probe = "import sys; from genmodels.tracking.store import store_lock\n" \
             "print('ready', flush=True)\nwith store_lock(sys.argv[1]): print('got it')"  # fmt: skip
     with store_lock(uri), store_lock(uri):  # nested in one process: no deadlock
         other = subprocess.Popen([sys.executable, "-c", probe, uri], stdout=subprocess.PIPE, text=True)

@@ -12,7 +12,7 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient
 
-from genmodels.tracking.mlflow_adapter import reachable, tracking_uri
+from genmodels.tracking.store import reachable, tracking_uri
 from genmodels.tracking.tune_runs import child_run, child_runs, finish_search, finish_trials, interrupt_search, start_search
 
 

@@ -31,7 +31,8 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pi
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
-from genmodels.tracking.mlflow_adapter import experiment_page, tracking_server
+from genmodels.tracking.presentation import experiment_page
+from genmodels.tracking.server import tracking_server
 from tests.tiny_pipeline import EXPERIMENT, tiny_project
 
 PNG = b"\x89PNG\r\n\x1a\n"
