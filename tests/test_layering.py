@@ -1,4 +1,4 @@
-"""Imports point down (DESIGN.md, Layers), read from the source with ``ast``, imports inside
+"""Imports point down (docs/design.md, "Layers"), read from the source with ``ast``, imports inside
 functions included: stage scripts never import each other, the library never imports
 ``pipelines``, Ray and MLflow stay at the library's edges, and no modules import each other in
 a circle.
