@@ -23,19 +23,33 @@ from pathlib import Path
 
 from genmodels.errors import GenmodelsError
 
+PRESETS = "presets"  # <project>/presets/<name>/: a preset's pipeline, recorded in the project's store
+
 
 def store_root(root: Path) -> Path:
     """The project folder whose ``mlflow.db`` and ``mlartifacts/`` hold the runs of a pipeline run in ``root``.
 
-    That is ``root`` itself, except inside a temporary workspace of a DVC experiment: a copy of
-    the repository somewhere under ``<repo>/.dvc/tmp/`` (``dvc exp run --queue`` then ``dvc
-    queue start``, or ``dvc exp run --temp``), removed when the experiment ends. There it is
-    the same folder of the repository the experiment was queued from, found from ``DVC_ROOT``
+    That is ``root`` itself, with two exceptions. A preset folder (``<project>/presets/<name>/``
+    beside the project's ``dvc.yaml``, docs/presets.md) records into its project's store, one
+    MLflow experiment per preset. And inside a temporary workspace of a DVC experiment, a copy
+    of the repository somewhere under ``<repo>/.dvc/tmp/`` (``dvc exp run --queue`` then ``dvc
+    queue start``, or ``dvc exp run --temp``), removed when the experiment ends, it is the same
+    folder of the repository the experiment was queued from, found from ``DVC_ROOT``
     (documented: DVC sets it for every stage command, and points it at that repository's root
     for queued experiments), or, when a stage is run by hand in such a workspace, from the
     workspace's own path.
     """
-    root = root.resolve()
+    return _outside_workspace(_project(root.resolve()))
+
+
+def _project(root: Path) -> Path:
+    """``root``, or the project that holds it when ``root`` is a preset folder."""
+    project = root.parent.parent
+    return project if root.parent.name == PRESETS and (project / "dvc.yaml").is_file() else root
+
+
+def _outside_workspace(root: Path) -> Path:
+    """The repository's own folder for ``root`` inside a DVC experiment's temporary workspace, else ``root``."""
     candidates = []
     if os.environ.get("DVC_ROOT"):
         candidates.append(Path(os.environ["DVC_ROOT"]).resolve())
@@ -60,7 +74,8 @@ def store_root(root: Path) -> Path:
 
 def in_temporary_workspace(root: Path) -> bool:
     """True inside a DVC experiment's temporary workspace (:func:`store_root` is elsewhere)."""
-    return store_root(root) != root.resolve()
+    project = _project(root.resolve())
+    return _outside_workspace(project) != project
 
 
 def user_tracking_uri() -> str | None:
