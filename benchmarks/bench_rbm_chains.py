@@ -1,16 +1,18 @@
 """Benchmark: how long the RBM's sampling chains must run, and how tight its likelihood sandwich is.
 
     .venv/bin/python benchmarks/bench_rbm_chains.py [--params params.yaml] [--evaluator DIR]
-        [--work DIR] [--samples 2000] [--sweeps 10,30,100,300,1000,3000] [--raise-betas 1000,3000,10000]
+        [--work DIR] [--samples 2000] [--sweeps auto,30,100,300,1000] [--raise-betas 1000,3000,10000]
 
 1. Trains the ``rbm`` model of ``params.yaml`` on the prepared split of its dataset (the
    library's ``load_dataset`` and training loop, as the ``prepare`` and ``train`` stages do;
    ``--work`` keeps the checkpoints, so a rerun resumes instead of retraining).
 2. Takes the evaluator from ``--evaluator`` (a ``models/evaluator`` folder) or trains it as
    the ``evaluator`` stage does.
-3. For each chain length, draws ``--samples`` samples (one independent chain each, started at
-   the data marginals) and prints FID and KID against the **validation** split, with the
-   training images as a real-vs-real floor. ``RBMConfig.burn_in`` is chosen from this table.
+3. For each chain length (``auto``: the model's own, chosen by split R-hat), draws
+   ``--samples`` samples with the model's sampler settings (tempering, chains, thinning) in
+   batches of 500 as the ``sample`` stage does, and prints FID and KID against the
+   **validation** split, the sweeps run and the largest split R-hat of the first batch, with
+   the training images as a real-vs-real floor.
 4. AIS ``log Z`` with the defaults of ``RBMConfig`` over ``--ais-seeds`` seeds (value,
    delta-method stderr, ESS, seconds), then the RAISE/AIS sandwich on the validation images
    for each ``--raise-betas``: both sides and their gap in bits/dim, with the seconds taken.
@@ -36,6 +38,7 @@ from genmodels.metrics import fid_from_features, kid_from_features
 from genmodels.metrics.build import build_extractor
 from genmodels.metrics.features import FeatureExtractor, extract, load_extractor
 from genmodels.models.rbm.model import RBM, RBMConfig
+from genmodels.sampling import draw_samples
 from genmodels.training.checkpoint import load_model
 from genmodels.training.local import train_local
 from genmodels.training.loop import TrainJob
@@ -69,19 +72,22 @@ def class_entropy(ext: FeatureExtractor, x: np.ndarray) -> float:
     return float(-(share * np.log2(share)).sum())
 
 
-def sample_quality(model: RBM, ext: FeatureExtractor, real: np.ndarray, n: int, sweeps: list[int], output: str, seed: int) -> list[dict]:
+def sample_quality(model: RBM, ext: FeatureExtractor, real: np.ndarray, n: int, sweeps: list[int | str], output: str, seed: int) -> list[dict]:
     """FID/KID against ``real`` features of ``n`` samples (``sample_output``) after each chain length in ``sweeps``."""
     rows = []
     for burn_in in sweeps:
         model.config = model.config.model_copy(update={"burn_in": burn_in, "sample_output": output})
         t0 = time.perf_counter()
-        x = model.sample(n, torch.Generator().manual_seed(seed)).numpy()
+        x = draw_samples(model, n, seed, batch_size=500)
         seconds = time.perf_counter() - t0
+        mixing = model.last_mixing
         fake = extract(ext, x)["features"]
         kid, _ = kid_from_features(real, fake, seed=seed)
-        row = {"output": output, "burn_in": burn_in, "fid": fid_from_features(real, fake), "kid": kid, "class_bits": class_entropy(ext, x), "seconds": seconds}
+        row = {"output": output, "burn_in": str(burn_in), "sweeps": mixing.burn_in_sweeps, "rhat_max": mixing.rhat_max,
+               "fid": fid_from_features(real, fake), "kid": kid, "class_bits": class_entropy(ext, x), "seconds": seconds}  # fmt: skip
         rows.append(row)
-        print(f"{output} burn_in {burn_in:>5}: FID {row['fid']:.2f}  KID {kid:.4f}  class entropy {row['class_bits']:.2f} bits  ({seconds:.1f}s)", flush=True)
+        print(f"{output} burn_in {burn_in!s:>5} ({mixing.burn_in_sweeps} sweeps, R-hat {mixing.rhat_max:.3f}): FID {row['fid']:.2f}  KID {kid:.4f}  "
+              f"class entropy {row['class_bits']:.2f} bits  ({seconds:.1f}s)", flush=True)  # fmt: skip
     return rows
 
 
@@ -125,7 +131,7 @@ def main() -> None:
     ap.add_argument("--evaluator", type=Path, help="a trained models/evaluator folder (default: train one)")
     ap.add_argument("--work", type=Path, help="keep the RBM's checkpoints here (default: a temporary folder)")
     ap.add_argument("--samples", type=int, default=2000)
-    ap.add_argument("--sweeps", default="10,30,100,300,1000,3000")
+    ap.add_argument("--sweeps", default="auto,30,100,300,1000", help="burn-in lengths; auto: the model's R-hat-driven burn-in")
     ap.add_argument("--outputs", default="draw", help="sample_output values to score, e.g. draw,mean")
     ap.add_argument("--ais-seeds", type=int, default=3, help="0: skip the likelihood part")
     ap.add_argument("--raise-betas", default="1000,3000,10000")
@@ -142,11 +148,11 @@ def main() -> None:
     real = extract(ext, data.val.x)["features"]
     floor = extract(ext, data.train.x)["features"]
     print(f"real-vs-real floor (train vs val): FID {fid_from_features(real, floor):.2f}, class entropy {class_entropy(ext, data.val.x):.2f} bits", flush=True)
-    sweeps = [int(s) for s in args.sweeps.split(",")]
+    sweeps: list[int | str] = [s if s == "auto" else int(s) for s in args.sweeps.split(",")]
     quality = [r for output in args.outputs.split(",") for r in sample_quality(model, ext, real, args.samples, sweeps, output, args.seed)]
-    print("\n" + table(quality, {"output": "s", "burn_in": "d", "fid": ".2f", "kid": ".4f", "class_bits": ".2f", "seconds": ".1f"}))
+    print("\n" + table(quality, {"output": "s", "burn_in": "s", "sweeps": "d", "rhat_max": ".3f", "fid": ".2f", "kid": ".4f", "class_bits": ".2f", "seconds": ".1f"}))
     floor_fid = fid_from_features(real, floor)
-    results = [row("rbm_chain_length", f"fid vs val, burn_in {r['burn_in']} ({r['output']}, {args.samples} samples)", r["fid"], "") for r in quality]
+    results = [row("rbm_chain_length", f"fid vs val, burn_in {r['burn_in']} ({r['sweeps']} sweeps, {r['output']}, {args.samples} samples)", r["fid"], "") for r in quality]
     results.append(row("rbm_chain_length", "fid train vs val (real-vs-real floor)", floor_fid, ""))
     if args.ais_seeds < 1:
         write_rows(results)

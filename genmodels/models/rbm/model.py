@@ -32,11 +32,11 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from genmodels.configbase import StrictModel
@@ -45,27 +45,45 @@ from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.dequantize import dequantize
 from genmodels.models.core.registry import register_model
 from genmodels.models.rbm.ais import MAX_EXACT_HIDDEN, LogZEstimate, Schedule, ais_log_z, exact_log_z, hidden_subset_log_z, raise_log_prob
+from genmodels.models.rbm.mixing import MixingReport
+from genmodels.models.rbm.sampler import TemperedChains, burn_in, ladder, trace_directions
 from genmodels.models.rbm.visible import VISIBLE_UNITS, VisibleUnits, draw_bernoulli
 
 
 class RBMConfig(StrictModel):
     visible: Literal["auto", "bernoulli", "binomial", "gaussian"] = "auto"  # auto: binomial for images, gaussian for points
     hidden: int = Field(256, ge=1)  # number of Bernoulli hidden units
-    method: Literal["cd", "pcd"] = "pcd"  # negative phase: chains from the data (CD) or persistent chains (PCD)
+    # negative phase: chains from the data (CD), persistent chains (PCD), or persistent chains
+    # tempered with train_replicas replicas each (PT: parallel tempering, Desjardins et al. 2010)
+    method: Literal["cd", "pcd", "pt"] = "pcd"
     k: int = Field(1, ge=1)  # Gibbs sweeps per update (the k of CD-k / PCD-k)
-    pcd_chains: int = Field(256, ge=1)  # persistent chains (method pcd)
+    pcd_chains: int = Field(256, ge=1)  # persistent chains (methods pcd and pt)
+    train_replicas: int = Field(8, ge=2)  # tempered replicas per persistent chain (method pt)
+    # spacing of the tempering ladders (sampling and method pt) on the AIS path between the data
+    # marginals (b = 0) and the RBM (b = 1): linear, or the AIS tail schedule (denser near 1)
+    ladder: Schedule = "linear"
     init_std: float = Field(0.01, gt=0.0)  # std of the initial weights (Hinton's practical guide)
     # initial (or fixed) std of gaussian visibles; small, so the hidden units must explain the
     # spread (from 1.0 on toy2d the std grows to the data's and the weights stay near 0)
     gaussian_std: float = Field(0.1, gt=0.0)
     learn_std: bool = True  # learn the gaussian visible stds (else keep gaussian_std)
     min_std: float = Field(0.01, gt=0.0)  # floor of the gaussian visible stds
-    # Gibbs sweeps from a chain's start to its first sample. Digits default, validation FID
-    # (benchmarks/bench_rbm_chains.py): 10 -> 24.8, 100 -> 19.1, 300 -> 18.2, 1000 -> 19.6,
-    # 3000 -> 20.2, 10000 -> 23.1. The start's transient is over by ~300; after it the chains
-    # drift slowly to fewer digit classes (the model's own slow mixing). 1000: the shortest
-    # length whose FID and class mix are within 10% / 0.05 bit of 3000 sweeps' (~14 ms a sample)
-    burn_in: int = Field(1000, ge=1)
+    # Gibbs sweeps from a chain's start to its first sample: "auto" runs the chains until the
+    # rank-normalised split R-hat (mixing.py) of their free energy and of their projections on
+    # W's leading singular vectors, over the last half of the sweeps so far, is below
+    # rhat_threshold (checked every rhat_every sweeps from burn_in_min on, at most burn_in_max
+    # sweeps: a chain set that reaches the cap is reported as capped); a number: that many
+    # sweeps, with the R-hats still reported
+    burn_in: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
+    burn_in_min: int = Field(100, ge=4)  # fewest sweeps of an "auto" burn-in
+    burn_in_max: int = Field(5000, ge=4)  # the cap of an "auto" burn-in
+    rhat_threshold: float = Field(1.01, gt=1.0)  # "mixed": every traced split R-hat below this (Vehtari et al. 2021)
+    rhat_every: int = Field(50, ge=1)  # sweeps between two R-hat checks of an "auto" burn-in
+    trace_every: int = Field(2, ge=1)  # sweeps between two traced draws of the statistics
+    rhat_projections: int = Field(3, ge=0)  # traced projections of v on W's leading left singular vectors
+    # replicas per sampling chain for parallel tempering on the AIS path (sampler.py), spaced
+    # as ladder; 1: plain block Gibbs
+    sample_replicas: int = Field(1, ge=1)
     thin: int = Field(20, ge=1)  # Gibbs sweeps between successive samples of one chain (sample_chains < n)
     sample_chains: int | None = Field(None, ge=1)  # independent chains per sample() call (None: one chain per sample)
     # chain starts, independent of the data and of training: draws from the AIS base model
@@ -81,6 +99,12 @@ class RBMConfig(StrictModel):
     # 0.02 bits/dim to AIS (1000: 0.06, 10000: 0.01) at ~0.08 s per image
     raise_chains: int = Field(1, ge=1)  # RAISE reverse chains per evaluated vector
     raise_betas: int = Field(3000, ge=2)  # RAISE inverse temperatures (ais_schedule's spacing)
+
+    @model_validator(mode="after")
+    def _burn_in_range(self) -> RBMConfig:
+        if self.burn_in_min > self.burn_in_max:
+            raise ValueError(f"burn_in_min ({self.burn_in_min}) must not exceed burn_in_max ({self.burn_in_max})")
+        return self
 
 
 @register_model("rbm")
@@ -117,9 +141,11 @@ class RBM(GenerativeModel):
         self.register_buffer("stat_count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("stat_sum", torch.zeros(d, dtype=torch.float64))
         self.register_buffer("stat_sq", torch.zeros(d, dtype=torch.float64))
-        self.register_buffer("chains", torch.zeros(config.pcd_chains if config.method == "pcd" else 0, d))
+        replicas = {"cd": 0, "pcd": 1, "pt": config.train_replicas}[config.method]
+        self.register_buffer("chains", torch.zeros(config.pcd_chains * replicas, d))
         self.register_buffer("chains_ready", torch.zeros((), dtype=torch.bool))
         self._log_z_cache: tuple[tuple[int, ...], LogZEstimate] | None = None
+        self.last_mixing: MixingReport | None = None  # how the last sample() call's burn-in ended
 
     # -- data <-> visible units (the strategy: genmodels.models.rbm.visible) ------------------
     def units_from_data(self, x: Tensor) -> Tensor:
@@ -174,13 +200,22 @@ class RBM(GenerativeModel):
         """CD-k / PCD-k: yield ``mean F(data) - mean F(negatives)`` (negatives detached)."""
         v = self.units.training_units(x.reshape(len(x), -1), generator)  # gaussian: dequantized
         self._record_statistics(v)
-        if self.config.method == "pcd":
+        if self.config.method in ("pcd", "pt"):
             if not bool(self.chains_ready):
                 idx = torch.arange(len(self.chains), device=v.device) % len(v)
                 self.chains.copy_(v[idx])
                 self.chains_ready.fill_(True)
-            negatives = self.gibbs(self.chains, self.config.k, generator)
-            self.chains.copy_(negatives)
+            if self.config.method == "pcd":
+                negatives = self.gibbs(self.chains, self.config.k, generator)
+                self.chains.copy_(negatives)
+            else:
+                betas = ladder(self.config.train_replicas, 1.0, self.config.ladder).to(v.device)
+                parity = int(torch.randint(2, (1,), generator=generator, device=v.device))  # alternate the swapped pairs over updates
+                state = TemperedChains(self, self.chains, betas, generator, parity)
+                for _ in range(self.config.k):
+                    state.sweep()
+                self.chains.copy_(state.v)
+                negatives = state.target_states()
         else:
             negatives = self.gibbs(v, self.config.k, generator)
         yield "model", self.free_energy(v).mean() - self.free_energy(negatives.detach()).mean()
@@ -194,13 +229,15 @@ class RBM(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
-        """Block Gibbs on ``sample_chains`` independent chains: ``burn_in`` sweeps, then one sample every ``thin``.
+        """Block Gibbs on ``sample_chains`` independent chains (tempered with ``sample_replicas`` replicas each,
+        :mod:`.sampler`): a burn-in until they mix (:func:`.sampler.burn_in`), then one sample every ``thin`` sweeps.
 
         The chains start at the AIS base model (the data marginals), not at the PCD training
         chains, so each sample is an approximate draw from the RBM itself, whose quality is
-        set by ``burn_in`` alone; by default each chain gives one sample. The sampler runs at
+        set by the burn-in alone; by default each chain gives one sample. The sampler runs at
         inverse temperature ``1 / temperature``. A sample is the visible state ``v ~ p(v|h)``
-        of the last sweep, or ``E[v|h]`` with ``sample_output = "mean"``.
+        of the last sweep, or ``E[v|h]`` with ``sample_output = "mean"``. How the burn-in
+        ended is kept in ``last_mixing``.
         """
         if n < 1:
             raise ValueError(f"number of samples must be positive, got {n}")
@@ -209,14 +246,36 @@ class RBM(GenerativeModel):
         beta = 1.0 / temperature
         chains = min(n, self.config.sample_chains or n)
         mean = self.config.sample_output == "mean"
-        v = self._chain_starts(chains, generator)
+        betas = ladder(self.config.sample_replicas, beta, self.config.ladder).to(self.device)
+        state = TemperedChains(self, self._chain_starts(chains * len(betas), generator), betas, generator)
+        self.last_mixing = burn_in(self, state)
         out: list[Tensor] = []
         for i in range(math.ceil(n / chains)):
-            v = self.gibbs(v, (self.config.burn_in if i == 0 else self.config.thin) - 1, generator, beta)
-            h = self.sample_hidden(v, beta, generator)
-            v = self.sample_visible(h, beta, generator)
-            out.append(self.units.mean_to_data(self.visible_mean(h, beta)) if mean else self.units.units_to_data(v))
+            if i > 0:
+                for _ in range(self.config.thin):
+                    state.sweep()
+            v = state.target_states()
+            if mean:  # E[v|h] with h drawn from the target replica's state
+                out.append(self.units.mean_to_data(self.visible_mean(self.sample_hidden(v, beta, generator), beta)))
+            else:
+                out.append(self.units.units_to_data(v))
         return torch.cat(out)[:n].reshape(n, *self.data_shape).float()
+
+    def sampler_mixing(self, n: int, generator: torch.Generator) -> tuple[dict[str, float], dict[str, str]]:
+        """Draw ``n`` samples and return how their burn-in ended (keys of :meth:`.MixingReport.as_metrics`) and notes."""
+        self.sample(n, generator)
+        report: MixingReport = self.last_mixing
+        cfg = self.config
+        if cfg.burn_in == "auto":
+            how = f"burn-in until every split R-hat < {cfg.rhat_threshold} (checked every {cfg.rhat_every} sweeps, {cfg.burn_in_min}..{cfg.burn_in_max})"
+        else:
+            how = f"fixed burn-in of {cfg.burn_in} sweeps"
+        state = "CAPPED: not mixed at the cap" if report.capped else ("mixed" if report.mixed else "NOT MIXED")
+        stats = f"free energy and {trace_directions(self, cfg.rhat_projections).shape[1]} projections on W's leading singular vectors"
+        note = f"{state}; {how}; rank-normalised split R-hat (Vehtari et al. 2021) of the {stats}, over the last half of the sweeps of {report.chains} chains from the data marginals"
+        if report.replicas > 1:
+            note += f", each tempered with {report.replicas} replicas (lowest swap acceptance {min(report.swap_rates):.2f})"
+        return report.as_metrics(), {"burn_in_sweeps": note}
 
     # -- likelihood -----------------------------------------------------------------------
     def _state_key(self) -> tuple[int, ...]:
