@@ -163,7 +163,7 @@ def exact_test_log_likelihood(model: RBM, digits) -> float:
         return float((model._unnormalized_log_density(v) - model.exact_log_z().log_z).mean())
 
 
-@pytest.mark.parametrize("method", ["cd", "pcd"])
+@pytest.mark.parametrize("method", ["cd", "pcd", "pt"])
 def test_cd_and_pcd_lower_the_free_energy_gap_and_raise_the_likelihood(method: str, digits) -> None:
     x = torch.from_numpy(digits.train.x[:256])
 
@@ -176,6 +176,8 @@ def test_cd_and_pcd_lower_the_free_energy_gap_and_raise_the_likelihood(method: s
     after = cd_trained("binomial", digits, epochs=4, method=method)
     assert gap(after) < 0.5 * gap(before)
     assert exact_test_log_likelihood(after, digits) > exact_test_log_likelihood(before, digits) + 20
+    replicas = {"cd": 0, "pcd": 1, "pt": after.config.train_replicas}[method]
+    assert after.chains.shape == (64 * replicas, 64)  # pt: every replica of every persistent chain is checkpointed
 
 
 @pytest.mark.parametrize("visible", ["bernoulli", "binomial", "gaussian"])
