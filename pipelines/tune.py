@@ -17,6 +17,7 @@ import json
 import math
 import os
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +250,7 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
     from ray import tune
 
     from genmodels.tracking.server import tracking_server
-    from genmodels.tracking.tune_runs import start_search
+    from genmodels.tracking.tune_runs import child_run, start_search
     from genmodels.training.ray_adapter import ensure_ray
     from genmodels.training.tune_adapter import trial_fn
 
@@ -277,7 +278,8 @@ def run(root: Path, model: str, params_file: str | None, address: str | None, nu
         gpus = cfg.gpus_per_trial if resolve_device(cfg.gpus_per_trial > 0).type == "cuda" or address else 0
         trainable = tune.with_resources(
             tune.with_parameters(
-                trial_fn, job=job, data=(train.x, train.y), extractor_spec=spec, real=real, tune_cfg=cfg, eval_cfg=p.evaluate, tracking=tracking
+                trial_fn, job=job, data=(train.x, train.y), extractor_spec=spec, real=real, tune_cfg=cfg, eval_cfg=p.evaluate,
+                trial_run=partial(child_run, tracking),  # each trial an MLflow child run under the search's parent
             ),
             {"cpu": cfg.cpus_per_trial, "gpu": gpus},
         )

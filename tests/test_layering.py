@@ -161,6 +161,8 @@ def test_ray_and_mlflow_only_at_the_librarys_edges() -> None:
     mlflow = {m for m in MODULES if m.startswith("genmodels") and "mlflow" in _third_party(m)}
     assert ray <= ray_ok and ray
     assert all(m.startswith("genmodels.tracking.") for m in mlflow) and mlflow
+    trackers = {m for m in MODULES if m.startswith("genmodels") and not m.startswith("genmodels.tracking") and any(i.startswith("genmodels.tracking") for i in imports(m))}
+    assert trackers == set()  # training records through a handle its caller passes in (tune_adapter.trial_fn's trial_run)
 
 
 def test_no_modules_import_each_other_in_a_circle() -> None:

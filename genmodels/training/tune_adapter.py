@@ -1,4 +1,4 @@
-"""Ray Tune search over one model section, trials recorded as MLflow child runs.
+"""Ray Tune search over one model section, each trial recorded by the caller's tracker (MLflow child runs).
 
 Every trial runs the same :func:`train_worker` in-process inside its Tune actor, through a
 :class:`TuneContext` that reports each epoch to Tune (with a checkpoint, so ``--resume``
@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ from genmodels.training.loop import Restored, TrainJob, restore_dir, train_worke
 from genmodels.training.tune_config import SearchDim, TuneConfig, set_dotted
 
 COMPLETE_KEY = "trial_complete"  # reported with every epoch: 1.0 once the trial's training loop has finished
+
+# records one trial: (trial name, trial id, config, tags) -> a context yielding the per-epoch metrics logger
+TrialRun = Callable[[str, str, dict[str, Any], dict[str, str]], AbstractContextManager[Callable[[dict[str, float]], None]]]
 
 
 def search_space(space: dict[str, SearchDim]) -> dict[str, Any]:
@@ -173,21 +177,21 @@ def trial_fn(
     real: dict[str, np.ndarray],
     tune_cfg: TuneConfig,
     eval_cfg: EvaluateConfig,
-    tracking: dict,
+    trial_run: TrialRun,
 ) -> None:
     """The Tune trainable: train ``job`` with this trial's overrides, reporting every epoch.
 
+    ``trial_run`` records the trial (the caller's tracker, e.g. an MLflow child run): it is
+    entered with the trial's name, id, config and tags and yields the per-epoch metrics logger.
     A diverging trial (NaN loss) raises :class:`TrainingDiverged`: Tune marks that trial
-    errored and the search goes on; its child run is FAILED with the reason.
+    errored and the search goes on; the tracker sees the exception.
     """
     import ray
     from ray import tune
-
-    from genmodels.tracking.tune_runs import child_run
 
     trial_job = apply_overrides(job, config)
     score = sample_scorer(tune_cfg.metric, load_extractor_spec(extractor_spec), real, tune_cfg.eval_samples, job.seed, eval_cfg)
     context = tune.get_context()
     node = ray.get_runtime_context().get_node_id()
-    with child_run(tracking, context.get_trial_name(), context.get_trial_id(), config, {"genmodels.node_id": node}) as log:
+    with trial_run(context.get_trial_name(), context.get_trial_id(), config, {"genmodels.node_id": node}) as log:
         train_worker(trial_job, data[0], data[1], TuneContext(trial_job, score, log))
