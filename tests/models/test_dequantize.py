@@ -63,3 +63,18 @@ def test_to_levels_maps_a_draw_to_its_cell() -> None:
     lo, hi = level_edges(to_levels(v, K), K)
     assert ((v >= lo) & (v < hi)).all()
     assert torch.equal(to_levels(v, None), v)
+
+
+def test_gaussian_cell_mass_gradients_are_finite_on_open_cells() -> None:
+    """The outer cells reach to infinity; their mass and its gradient stay finite (no inf - inf, no 0 * inf)."""
+    x = torch.arange(K, dtype=torch.float64) / (K - 1)
+    lo, hi = level_edges(x, K)
+    mean = torch.tensor([-3.0, 0.2, 0.5, 0.8, 4.0], dtype=torch.float64, requires_grad=True)
+    log_std = torch.full((K,), math.log(0.05), dtype=torch.float64, requires_grad=True)
+    mass = log_normal_cell_mass(lo, hi, mean, log_std)
+    mass.sum().backward()
+    assert torch.isfinite(mass).all() and torch.isfinite(mean.grad).all() and torch.isfinite(log_std.grad).all()
+    # the bottom cell holds Phi((1/K - mean)/s): its gradient in the mean is -pdf/(s Phi)
+    z = (1 / K - (-3.0)) / 0.05
+    assert float(mass[0]) == pytest.approx(math.log(norm.cdf(z)), abs=1e-12)
+    assert float(mean.grad[1]) != 0.0

@@ -117,3 +117,28 @@ def test_prior_follows_copies_and_reloaded_parameters(prior: str) -> None:
         fresh = _with_prior(prior)
         fresh.load_state_dict(twin.state_dict(), assign=True)
         assert torch.equal(fresh.log_prior(z), twin.log_prior(z))
+
+
+def test_discrete_training_term_is_the_cell_mass_of_the_levels(digits) -> None:
+    """``likelihood: discrete``: the reconstruction term is ``-sum_d log P(k_d | z)`` (cells with tails),
+    in density units (``log p(v) = log P(k) + D log K``), so the loss is the negative discrete ELBO per dimension."""
+    import math
+
+    from genmodels.models.core.dequantize import level_edges, log_normal_cell_mass
+
+    torch.manual_seed(0)
+    model = build_model("vae", {"prior": "standard", "likelihood": "discrete"}, INFO)
+    x = torch.from_numpy(digits.train.x[:32])
+    (_, loss), = list(model.training_losses(x, None, torch.Generator().manual_seed(3)))
+    g = torch.Generator().manual_seed(3)  # replay the same draws: dequantization, then eps
+    v = dequantize(x, 17, g)
+    mu, log_std = model.encode(v)
+    z = mu + torch.randn(mu.shape, generator=g) * log_std.exp()
+    mean, dec_log_std = model.decoder_params(z)
+    lo, hi = (e.flatten(1) for e in level_edges(x, 17))
+    log_pk = log_normal_cell_mass(lo, hi, mean.flatten(1), dec_log_std.flatten(1)).sum(1)
+    kl = 0.5 * (mu**2 + (2 * log_std).exp() - 1 - 2 * log_std).sum(1)
+    expected = (-(log_pk + 64 * math.log(17)) + kl).mean() / 64
+    torch.testing.assert_close(loss, expected.float(), rtol=1e-5, atol=1e-6)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -57,6 +57,9 @@ def level_edges(x: Tensor, levels: int) -> tuple[Tensor, Tensor]:
     return lo, hi
 
 
+TAIL_EDGE = 60.0  # standard deviations at which an outer cell's tail is cut (Phi(-60) < 1e-780)
+
+
 def log_normal_cell_mass(lo: Tensor, hi: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
     """``log(Phi((hi - mean)/s) - Phi((lo - mean)/s))`` elementwise, stable in both tails.
 
@@ -66,7 +69,11 @@ def log_normal_cell_mass(lo: Tensor, hi: Tensor, mean: Tensor, log_std: Tensor) 
     """
     lo, hi, mean, log_std = (t.double() for t in (lo, hi, mean, log_std))  # float64: narrow cells far in a tail
     inv = torch.exp(-log_std)
-    a, b = (lo - mean) * inv, (hi - mean) * inv
+    # infinite edges become +-TAIL_EDGE standard deviations (a mass below 1e-780 is lost), so
+    # neither the value nor its gradient ever meets inf - inf or 0 * inf
+    open_lo, open_hi = torch.isinf(lo), torch.isinf(hi)
+    a = torch.where(open_lo, -TAIL_EDGE, (torch.where(open_lo, 0.0, lo) - mean) * inv)
+    b = torch.where(open_hi, TAIL_EDGE, (torch.where(open_hi, 0.0, hi) - mean) * inv)
     flip = (a + b) > 0  # the cell's centre lies above the mean: use the mirrored cell
     a, b = torch.where(flip, -b, a), torch.where(flip, -a, b)
     log_b = torch.special.log_ndtr(b)
