@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONHASHSEED := 0
 
-.PHONY: install repro presets test test-slow ui bench bench-tune clean
+.PHONY: install repro presets test test-slow ui readme bench bench-tune clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ test-slow: $(STAMP)
 PORT ?= 5000
 ui: $(STAMP)
 	genmodels ui --port $(PORT)
+
+# Copy each run's reports/leaderboard.md into the README and docs/ blocks that quote it.
+readme: $(STAMP)
+	python -m pipelines.readme_table
 
 # make bench: every benchmark in turn, each writing its rows of benchmarks/results.csv, then the
 # table (docs/bench.md says what each figure measures). Not part of make test. bench_repro's
