@@ -10,8 +10,8 @@ where ``<preset>`` is ``digits`` (the root's ``reports/leaderboard.md``) or the 
 folder under ``presets/`` (``presets/<name>/reports/leaderboard.md``). The script replaces
 every block of README.md and docs/*.md whose leaderboard exists and leaves the others as
 they are; ``--check`` only reports the blocks that differ (exit 1), which is what the test
-of the README asserts. ``--measured-at COMMIT`` also rewrites ``measured at <commit>`` on
-the line just above a replaced block, so the quoted numbers say where they come from.
+of the README asserts. ``--measured-at COMMIT`` also rewrites the last ``measured at <commit>``
+in the few lines above a replaced block, so the quoted numbers say where they come from.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 
 BLOCK = re.compile(r"^<!-- leaderboard:(?P<name>[\w.-]+) -->\n(?P<body>.*?)^<!-- /leaderboard:(?P=name) -->$", re.M | re.S)
 MEASURED = re.compile(r"measured at `?[0-9a-f]{7,40}(\+dirty)?`?")
+NEAR = 12  # how many lines above a block its "measured at" may stand
 
 
 def leaderboard_path(root: Path, preset: str) -> Path:
@@ -46,6 +47,18 @@ def render(body: str) -> str:
     return body.rstrip("\n") + "\n"
 
 
+def restamp(head: str, measured_at: str) -> str:
+    """``head`` with its last ``measured at <commit>`` within ``NEAR`` lines of its end rewritten."""
+    lines = head.split("\n")
+    for i in range(len(lines) - 1, max(-1, len(lines) - 1 - NEAR), -1):
+        found = list(MEASURED.finditer(lines[i]))
+        if found:
+            m = found[-1]
+            lines[i] = lines[i][: m.start()] + f"measured at {measured_at}" + lines[i][m.end() :]
+            break
+    return "\n".join(lines)
+
+
 def replace(text: str, root: Path, measured_at: str | None = None) -> str:
     """``text`` with every block whose leaderboard exists replaced by that leaderboard."""
     out: list[str] = []
@@ -56,9 +69,7 @@ def replace(text: str, root: Path, measured_at: str | None = None) -> str:
             continue
         head = text[last : m.start()]
         if measured_at is not None:
-            lines = head.rstrip("\n").split("\n")
-            lines[-1] = MEASURED.sub(f"measured at {measured_at}", lines[-1])
-            head = "\n".join(lines) + head[len(head.rstrip("\n")) :]
+            head = restamp(head, measured_at)
         name = m.group("name")
         out.append(f"{head}<!-- leaderboard:{name} -->\n{render(source.read_text())}<!-- /leaderboard:{name} -->")
         last = m.end()

@@ -49,6 +49,14 @@ def test_replace_copies_existing_leaderboards_and_keeps_the_others(tmp_path: Pat
     assert readme_table.main(["--root", str(tmp_path), "--check"]) == 0  # idempotent
 
 
+def test_restamping_reaches_the_provenance_line_of_each_quoted_leaderboard() -> None:
+    for doc, preset in [(ROOT / "README.md", "digits"), (ROOT / "docs" / "mnist5k.md", "mnist5k")]:
+        text = doc.read_text()
+        head = text[: text.index(f"<!-- leaderboard:{preset} -->")]
+        assert readme_table.MEASURED.search(head), f"{doc.name}: no 'measured at <commit>' before the block"
+        assert "measured at 0000000" in readme_table.restamp(head, "0000000"), f"{doc.name}: its 'measured at' is too far above the block"
+
+
 def test_the_readme_is_a_short_read_whose_links_and_targets_exist() -> None:
     assert len(README.splitlines()) <= 400
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
