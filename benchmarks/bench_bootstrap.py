@@ -15,7 +15,7 @@ Seeded features as in ``bench_metrics.py`` (real ~ N(0, I), samples scaled and s
   values).
 
 Times are CPU seconds of the process (run it with OMP_NUM_THREADS=1 so that they are also the
-single-core wall times); prints the ratios; the figures go into the README by hand.
+single-core wall times); prints the ratios; the figures go into docs/bench.md by hand.
 """
 
 from __future__ import annotations

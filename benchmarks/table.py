@@ -1,4 +1,4 @@
-"""Print ``benchmarks/results.csv`` as a markdown table (for the README's benchmark table).
+"""Print ``benchmarks/results.csv`` as a markdown table (the tables of docs/bench.md).
 
     .venv/bin/python benchmarks/table.py [--csv benchmarks/results.csv] [--benchmark NAME ...] [--targets]
 

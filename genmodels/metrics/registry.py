@@ -1,7 +1,7 @@
 """The metric registry: what each metric needs, which keys it writes and which way is better.
 
 Every key of ``metrics/<model>.json``, the leaderboard's columns, tune's allowed objectives
-and the README's metric table derive from the registrations, in the metrics' order (the
+and the metric table of docs/leaderboard.md derive from the registrations, in the metrics' order (the
 ``ORDER`` of each built-in module, then registration order; see :mod:`genmodels.metrics.builtin`). A
 metric is a function of :class:`EvalInputs` that returns its keys' values (and optionally
 supporting numbers under other names, written beside them); it raises :class:`Undefined`
@@ -48,7 +48,7 @@ class Undefined(Exception):
 class MetricKey:
     name: str  # the key in metrics/<model>.json and MLflow
     better: Better | None = None  # None: not ranked (spreads, costs, counts)
-    doc: str = ""  # one line for the README's metric table
+    doc: str = ""  # one line for the metric table of docs/leaderboard.md
     column: bool = True  # a column of the markdown leaderboard (intervals are shown beside their metric instead)
 
 
@@ -170,7 +170,7 @@ def score_sample_metric(key: str, real: dict[str, np.ndarray], fake: dict[str, n
 
 
 def markdown_table() -> str:
-    """The README's metric table: key, better direction, what it needs, one line of meaning."""
+    """The metric table of docs/leaderboard.md: key, better direction, what it needs, one line of meaning."""
     rows = ["| key | better | needs | meaning |", "|---|---|---|---|"]
     for m in _metrics():
         for k in (k for k in m.keys if k.column):
@@ -182,7 +182,7 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
-if __name__ == "__main__":  # python -m genmodels.metrics.registry: the README's metric table
+if __name__ == "__main__":  # python -m genmodels.metrics.registry: the metric table of docs/leaderboard.md
     from genmodels.metrics import registry  # the importable module, where the built-ins register
 
     print(registry.markdown_table())
