@@ -160,6 +160,27 @@ def metrics(
 
 @app.command()
 @one_line_errors
+def compare(
+    run: Optional[Path] = typer.Option(None, "--run", metavar="DIR", help="the run: a project folder or a folder of <model>.json (default: the working tree)"),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="DIR", help="the baseline as a folder like --run (default: committed at --rev)"),
+    rev: Optional[str] = typer.Option(None, "--rev", metavar="REV", help="the git revision whose committed metrics/*.json are the baseline (default: HEAD)"),
+    model: Optional[list[str]] = typer.Option(None, "--model", metavar="NAME", help="compare only this model (repeatable; 'evaluator' is the evaluator card)"),
+    json_out: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
+) -> None:
+    """Compare a run's metrics/*.json (and models/evaluator/card.json) with a baseline's, the committed ones by default.
+
+    Per model and metric: identical, within the baseline's interval, outside, or no interval; timings listed apart.
+    Exit 0 when nothing is outside, 1 when something is.
+    """
+    from pipelines import compare as stage
+
+    if baseline is not None and rev is not None:
+        raise typer.BadParameter("give either --baseline DIR or --rev REV", param_hint="--baseline")
+    raise typer.Exit(stage.run(project_root(), run, baseline, rev or "HEAD", model or (), json_out))
+
+
+@app.command()
+@one_line_errors
 def tune(
     model: str = typer.Option(..., "--model", help="the model section to search"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: $RAY_ADDRESS or a local instance)"),

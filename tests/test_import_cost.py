@@ -65,3 +65,13 @@ assert genmodels.metrics.fid.frechet_distance is genmodels.metrics.frechet_dista
 assert set(genmodels.metrics.__all__) <= set(dir(genmodels.metrics))
 """
     assert "torch" in loaded(code)
+
+
+def test_the_compare_command_runs_without_any_heavy_package(tmp_path: Path) -> None:
+    """``genmodels compare`` end to end (the CLI, the stage, the library's comparison) is JSON and git only."""
+    (tmp_path / "gan.json").write_text(json.dumps({"fid": 1.0, "fid_ci_low": 0.5, "fid_ci_high": 1.5}))
+    code = f"""
+from pipelines.cli import app
+assert app(["compare", "--run", {str(tmp_path)!r}, "--baseline", {str(tmp_path)!r}, "--json"], standalone_mode=False) == 0
+"""
+    assert loaded(code) == []
