@@ -5,7 +5,7 @@ the committed baseline that ``dvc exp show`` and ``dvc metrics diff`` compare th
 A tiny project (digits, 300 rows, one small VAE) in a temporary git repository. The baseline
 is computed in this process (the stage functions ``dvc repro`` would call, imports paid once)
 and recorded with ``dvc commit``; ``dvc.lock``, ``metrics/*.json`` and the rest of what the
-repository's own ``.gitignore`` lets through are committed, as the README asks of the default
+repository's own ``.gitignore`` lets through are committed, as docs/experiments.md asks of the default
 run. Then ``dvc exp run --queue -S vae.fit.epochs=1`` and ``=3``, ``dvc queue start -j 2``.
 """
 
