@@ -9,6 +9,7 @@ that step several optimizers per batch (GANs) where DDP's forward hook does not 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import time
@@ -246,9 +247,9 @@ def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tenso
             opt.zero_grad(set_to_none=True)
             loss.backward()
             sync_gradients(group_params[group], ctx.world_size)
-            value, norm = _finite_or_raise(job, epoch, b, n_batches, group, loss, group_params[group])
-            if fit.grad_clip is not None:  # what clip_grad_norm_ does, with the norm already computed
-                torch.nn.utils.clip_grads_with_norm_(group_params[group], fit.grad_clip, norm)
+            value, norms = _finite_or_raise(job, epoch, b, n_batches, group, loss, group_params[group])
+            if fit.grad_clip is not None and norms:  # what clip_grad_norm_ does, from the norms already computed
+                torch.nn.utils.clip_grads_with_norm_(group_params[group], fit.grad_clip, _total_norm(norms))
             opt.step()
             sums[group] = sums.get(group, 0.0) + value
         steps += 1
@@ -264,17 +265,41 @@ def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tenso
 
 def _finite_or_raise(
     job: TrainJob, epoch: int, step: int, n_steps: int, group: str, loss: Tensor, params: list[torch.nn.Parameter],
-) -> tuple[float, Tensor]:  # fmt: skip
-    """The step's loss (a float) and total gradient L2 norm (a tensor), read with one device
-    sync; NaN or inf in either stops the run, before the optimizer step, with :class:`TrainingDiverged`."""
+) -> tuple[float, list[Tensor]]:  # fmt: skip
+    """The step's loss (a float) and per-tensor gradient L2 norms (tensors); a NaN or inf loss or total
+    gradient norm stops the run, before the optimizer step, with :class:`TrainingDiverged`.
+
+    One pass over the gradients (``torch._foreach_norm``, what ``clip_grad_norm_`` does first) and
+    one device sync, which reads the loss and the per-tensor norms together. The total norm
+    ``sqrt(sum n_i^2)`` is checked on the host in float64 against half the largest value of the
+    gradients' dtype: below it the norm computed in that dtype cannot overflow, so the step is
+    finite; at or above it (or with a NaN/inf anywhere) the total is computed exactly as
+    ``clip_grad_norm_`` does and decides.
+    """
     grads = [p.grad for p in params if p.grad is not None]
-    norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=loss.device)
-    value, norm_value = torch.stack([loss.detach().reshape(()).double(), norm.reshape(()).double()]).tolist()
+    norms = list(torch._foreach_norm(grads)) if grads else []
+    read = torch.stack([loss.detach().reshape(()), *norms]).tolist()
+    value = read[0]
+    if math.isfinite(value) and sum(n * n for n in read[1:]) < _safe_square_sum(frozenset(g.dtype for g in grads)):
+        return value, norms
+    norm_value = _total_norm(norms).item() if norms else 0.0
     if math.isfinite(value) and math.isfinite(norm_value):
-        return value, norm
+        return value, norms
     what = f"loss '{group}' is {value}" if not math.isfinite(value) else f"the gradient norm of loss '{group}' is {norm_value} (loss {value:.6g})"
     where = f"epoch {epoch}, step {step + 1} of {n_steps}"
     raise TrainingDiverged(f"{job.name} diverged at {where}: {what}; lower fit.lr or set fit.grad_clip")
+
+
+def _total_norm(norms: list[Tensor]) -> Tensor:
+    """The total L2 norm of the gradients from their per-tensor norms, as ``clip_grad_norm_`` computes it."""
+    return torch.linalg.vector_norm(torch.stack(norms))
+
+
+@functools.cache
+def _safe_square_sum(dtypes: frozenset[torch.dtype]) -> float:
+    """A bound on ``sum n_i^2`` below which the total norm in these dtypes stays finite: half the
+    smallest largest-finite value (the rounding of float sums is far inside that factor of 2)."""
+    return min((torch.finfo(d).max for d in dtypes), default=math.inf) / 2
 
 
 def _validate(job: TrainJob, state: _State, epoch: int, xv: Tensor, ctx: WorkerContext) -> dict[str, float]:
