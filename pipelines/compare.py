@@ -11,7 +11,9 @@ outside, 1 when something is; bad input raises :class:`DataError` (exit 2).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -150,8 +152,11 @@ def run(root: Path, run_dir: Path | None = None, baseline_dir: Path | None = Non
     """Print the comparison (text or JSON) and return the exit code: 1 when a value is outside, else 0."""
     result, run_side, base_side = compare(root, run_dir, baseline_dir, rev, models)
     if json_out:
-        print(json.dumps({"run": run_side.label, "baseline": base_side.label, **as_json(result)}, indent=2))
+        text = json.dumps({"run": run_side.label, "baseline": base_side.label, **as_json(result)}, indent=2)
     else:
-        print(f"run {run_side.label} against baseline {base_side.label}")
-        print("\n".join(text_lines(result)))
+        text = "\n".join([f"run {run_side.label} against baseline {base_side.label}", *text_lines(result)])
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # a reader that stopped early (``| head``): the rest goes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if result.outside else 0

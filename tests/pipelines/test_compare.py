@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,12 @@ def test_broken_json_and_both_baselines(project: Path) -> None:
     assert out.exit_code == 2 and "gan.json: not valid JSON" in out.stderr
     out = compare("--baseline", str(project), "--rev", "HEAD")
     assert out.exit_code == 2 and "give either --baseline DIR or --rev REV" in out.output
+
+
+def test_a_reader_that_stops_early_is_no_error(project: Path) -> None:
+    """``genmodels compare | head -1``: the closed pipe ends the output quietly, with the comparison's exit code."""
+    env = {**os.environ, "GENMODELS_ROOT": str(project)}
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "compare"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the interpreter has started: its first write meets a closed pipe
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and err == b"", err
