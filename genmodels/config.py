@@ -100,7 +100,7 @@ class Params(StrictModel):
 
     @model_validator(mode="after")
     def _check_model_sections(self) -> "Params":
-        from genmodels.models.core.registry import model_class
+        from genmodels.models.core.registry import model_config
 
         sections = dict(self.model_extra or {})
         known = [*type(self).model_fields, *self.models]
@@ -110,14 +110,14 @@ class Params(StrictModel):
         resolved = {}
         for name, family in self.models.items():
             try:
-                cls = model_class(family)
+                config_cls = model_config(family)
             except KeyError as exc:
                 raise ConfigError(f"models.{key_text(name)}: {exc.args[0]}") from None
             raw = sections.get(name)
             if not isinstance(raw, dict) and raw is not None:
                 raise ConfigError(f"{key_text(name)}: a model section is a mapping with model and fit")
             section = validate(ModelSection, raw, name)
-            config = validate(cls.config_cls, section.model, f"{name}.model")
+            config = validate(config_cls, section.model, f"{name}.model")
             resolved[name] = ModelSpec(name=name, family=family, config=config, fit=section.fit)
         object.__setattr__(self, "_specs", resolved)
         return self

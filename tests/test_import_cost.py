@@ -75,3 +75,19 @@ from pipelines.cli import app
 assert app(["compare", "--run", {str(tmp_path)!r}, "--baseline", {str(tmp_path)!r}, "--json"], standalone_mode=False) == 0
 """
     assert loaded(code) == []
+
+
+def test_a_model_lookup_imports_that_familys_model_module_only() -> None:
+    """A family package imports its config only; ``model_class`` imports the one family's model module,
+    ``MODELS.names()`` every family's, in the configs' order."""
+    code = """
+import sys
+from genmodels.models import MODEL_CONFIGS, MODELS, model_class, model_config
+from genmodels.models.gmm import GMMConfig
+assert model_config("gmm") is GMMConfig and "genmodels.models.gmm.model" not in sys.modules
+gmm = model_class("gmm")
+assert gmm.config_cls is GMMConfig and gmm.family == "gmm"
+assert not {"genmodels.models.flow.model", "genmodels.models.gan.model", "genmodels.models.kde.model"} & set(sys.modules)
+assert MODELS.ordered() == MODEL_CONFIGS.ordered() and "genmodels.models.flow.model" in sys.modules
+"""
+    assert "torch" in loaded(code)

@@ -1,7 +1,18 @@
 """Chow-Liu tree Bayesian network over quantized pixels (exact likelihood).
 
-Importing the package registers the family."""
+Importing the package registers the family's config (pydantic only); the model class (torch)
+is imported on first use: ``BayesNet`` here, or the model registry's lookup."""
 
-from genmodels.models.bayesnet.model import BayesNet, BayesNetConfig
+from typing import Any
 
-__all__ = ['BayesNet', 'BayesNetConfig']
+from genmodels.models.bayesnet.config import BayesNetConfig
+
+__all__ = ["BayesNet", "BayesNetConfig"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BayesNet":
+        from genmodels.models.bayesnet.model import BayesNet
+
+        return BayesNet
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

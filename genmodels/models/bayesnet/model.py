@@ -26,35 +26,20 @@ so the density is proper on all of R^D and finite everywhere.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor
 
-from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.errors import ModelConfigError
 from genmodels.models.core.direct import DirectFitModel
 from genmodels.models.core.registry import register_model
+from genmodels.models.bayesnet.config import BayesNetConfig
 
 _MAX_STATES = 16384  # D * B above this makes the (D*B)^2 pair-count matrix too large
 _ROWS = 4096  # training samples one-hot encoded at once
-
-
-class BayesNetConfig(StrictModel):
-    # states per pixel; None: one per grey level (exact discrete NLL) where pixels x levels fit the
-    # pair-count limit, else the most states that fit (784 pixels x 256 levels: 20 states)
-    image_bins: int | None = Field(None, ge=2)
-    # how fewer states than levels split them: "even" runs of adjacent levels, or "ends": levels 0
-    # and K-1 (the black background and saturated ink, most pixels of a real image) keep a state
-    # each and the even runs split the levels between them
-    image_binning: Literal["even", "ends"] = "ends"
-    point_bins: int = Field(96, ge=1)  # equal-width bins per coordinate of continuous data (plus 2 tail states)
-    margin: float = Field(0.05, gt=0.0)  # continuous data: fraction of each coordinate's range added on both sides
-    prior_ess: float = Field(100.0, gt=0.0)  # BDeu equivalent sample size per table (digits: 0.35 pseudo-counts a cell)
 
 
 def pair_counts(codes: Tensor, n_states: int) -> Tensor:

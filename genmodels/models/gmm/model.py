@@ -19,31 +19,20 @@ temperature ``T``, the same convention as a latent scaled by ``T``).
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field
 from torch import Tensor
 
-from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import LikelihoodKind
 from genmodels.models.core.dequantize import dequantize, level_edges, log_normal_cell_mass, to_levels
 from genmodels.models.core.direct import DirectFitModel
 from genmodels.models.core.registry import register_model
+from genmodels.models.gmm.config import GMMConfig
 
 LOG_2PI = math.log(2 * math.pi)
 _BLOCK = 1 << 22  # rows x components x dims evaluated at once by log_likelihood
-
-
-class GMMConfig(StrictModel):
-    n_components: int = Field(40, ge=1)  # mixture components K (40 diag is the best held-out bits/dim on digits)
-    covariance_type: Literal["full", "diag"] = "diag"  # per-component covariance; full needs reg_covar ~1e-3 on digits
-    reg_covar: float = Field(1e-4, gt=0.0)  # added to every covariance diagonal, in data units squared
-    n_init: int = Field(3, ge=1)  # EM restarts (k-means initialisations), the best kept; 3: -0.02 bits/dim on digits
-    max_iter: int = Field(200, ge=1)  # EM iterations per restart
-    tol: float = Field(1e-3, gt=0.0)  # EM stops when the mean log-likelihood gains less than this
 
 
 def _sklearn_seed(generator: torch.Generator) -> int:

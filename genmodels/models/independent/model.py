@@ -16,21 +16,15 @@ from __future__ import annotations
 import math
 
 import torch
-from pydantic import Field
 from torch import Tensor
 
-from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.core.dequantize import dequantize
 from genmodels.models.core.direct import DirectFitModel
 from genmodels.models.core.registry import register_model
+from genmodels.models.independent.config import IndependentConfig
 
 LOG_2PI = math.log(2 * math.pi)
-
-
-class IndependentConfig(StrictModel):
-    alpha: float = Field(1.0, gt=0.0)  # additive smoothing of each level count (1: Laplace's rule)
-    min_std: float = Field(1e-3, gt=0.0)  # floor of each Gaussian's std (continuous data)
 
 
 @register_model("independent")
