@@ -20,10 +20,10 @@ from genmodels.data.config import DataConfig
 from genmodels.errors import ConfigError
 from genmodels.metrics.build import build_extractor, resolve_extractor_name
 from genmodels.metrics.config import EvaluatorConfig
-from genmodels.metrics.extractors.classifier import ClassifierExtractor, accuracy, n_blocks, train_classifier
+from genmodels.metrics.extractors.classifier import ClassifierExtractor, accuracy, constant_features, n_blocks, train_classifier
 from genmodels.metrics.extractors.inception import OFFICIAL_WEIGHTS_NAME
 from genmodels.metrics.extractors.toy2d import Toy2dExtractor
-from genmodels.metrics.features import FEATURE_EXTRACTORS, FeatureExtractor, extract, fingerprint, load_extractor, save_extractor
+from genmodels.metrics.features import CONFIG_FILE, FEATURE_EXTRACTORS, FeatureExtractor, extract, fingerprint, load_extractor, save_extractor
 from tests.metrics.test_inception import random_inception
 
 # ------------------------------------------------------------------ the contract, per extractor
@@ -56,7 +56,10 @@ CASES: dict[str, Case] = {
 
 @pytest.fixture(scope="module")
 def prepared(digits) -> dict[str, PreparedData]:
-    small = PreparedData(train=Samples(digits.train.x[:256], digits.train.y[:256]), test=Samples(digits.test.x[:64], digits.test.y[:64]), info=digits.info)
+    small = PreparedData(
+        train=Samples(digits.train.x[:256], digits.train.y[:256]), test=Samples(digits.test.x[:64], digits.test.y[:64]), info=digits.info,
+        val=Samples(digits.val.x[:64], digits.val.y[:64]),
+    )  # fmt: skip
     toy = load_dataset(DataConfig.model_validate({"name": "toy2d", "toy2d": {"n_train": 200, "n_test": 64}}), 0)
     return {"digits": small, "toy2d": toy}
 
@@ -175,19 +178,26 @@ def test_builtins_are_registered() -> None:
     assert {"classifier", "toy2d"} <= set(FEATURE_EXTRACTORS.names())
 
 
+@pytest.mark.parametrize("norm", [True, False])
 @pytest.mark.parametrize(("side", "blocks"), [(8, 2), (16, 3), (28, 3), (32, 3), (4, 1)])
-def test_block_plan(side: int, blocks: int) -> None:
+def test_block_plan(side: int, blocks: int, norm: bool) -> None:
     assert n_blocks(side, side) == blocks
     torch.manual_seed(0)
-    net = ClassifierExtractor([1, side, side], 10, width=4, feature_dim=8)
+    net = ClassifierExtractor([1, side, side], 10, width=4, feature_dim=8, norm=norm).eval()
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules()) == norm
     out = net(torch.rand(2, 1, side, side))
     assert out["features"].shape == (2, 8) and out["logits"].shape == (2, 10)
     assert net.perceptual_layers == tuple(f"block{i + 1}" for i in range(blocks))
 
 
-def test_save_load_and_batch_independence(tmp_path) -> None:
+@pytest.mark.parametrize("norm", [True, False])
+def test_save_load_and_batch_independence(tmp_path, norm: bool) -> None:
     torch.manual_seed(0)
-    net = ClassifierExtractor([1, 8, 8], 10, width=4, feature_dim=8)
+    net = ClassifierExtractor([1, 8, 8], 10, width=4, feature_dim=8, norm=norm)
+    if norm:  # running statistics away from their initial values, as after training
+        net.train()
+        net(torch.rand(16, 1, 8, 8) * 3)
+        net.eval()
     save_extractor(net, tmp_path)
     loaded = load_extractor(tmp_path)
     x = np.random.default_rng(0).random((37, 1, 8, 8), dtype=np.float32)
@@ -240,3 +250,84 @@ def test_trained_features_have_unit_rms(digits) -> None:
     model = train_classifier(digits.train.x[:200], digits.train.y[:200], 10, epochs=1, batch_size=64, lr=2e-3, width=8, feature_dim=16, seed=0)
     feats = extract(model, digits.train.x[:200], ("features",))["features"]
     assert np.sqrt(np.mean(feats**2)) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_a_folder_without_the_norm_key_loads_the_plain_network(tmp_path) -> None:
+    torch.manual_seed(0)
+    plain = ClassifierExtractor([1, 8, 8], 10, width=4, feature_dim=8)
+    save_extractor(plain, tmp_path)
+    config = tmp_path / CONFIG_FILE
+    meta = json.loads(config.read_text())
+    del meta["kwargs"]["norm"]
+    config.write_text(json.dumps(meta))
+    loaded = load_extractor(tmp_path)
+    assert "norm" not in loaded.kwargs or loaded.kwargs["norm"] is False
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.modules())
+    x = np.random.default_rng(0).random((5, 1, 8, 8), dtype=np.float32)
+    np.testing.assert_array_equal(extract(loaded, x, ("logits",))["logits"], extract(plain, x, ("logits",))["logits"])
+
+
+def _blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A small labelled image set: class k is a bright 3x3 square in the k-th quadrant of an 8x8 image, on noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    x = rng.random((n, 1, 8, 8), dtype=np.float32) * 0.3
+    for i, k in enumerate(y):
+        r, c = 4 * (k // 2) + rng.integers(0, 2), 4 * (k % 2) + rng.integers(0, 2)
+        x[i, 0, r : r + 3, c : c + 3] = 1.0
+    return x, y
+
+
+TINY = {"epochs": 8, "batch_size": 32, "lr": 3e-3, "width": 4, "feature_dim": 16, "max_shift": 1, "max_degrees": 10.0}
+
+
+def test_classifier_training_is_deterministic_for_a_seed() -> None:
+    x, y = _blobs(96, 0)
+    a, b, c = (train_classifier(x, y, 4, seed=s, **{**TINY, "epochs": 2}) for s in (0, 0, 1))
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert fingerprint(a) == fingerprint(b) != fingerprint(c)
+
+
+def test_trained_classifier_has_no_constant_features_and_learns_the_blobs() -> None:
+    x, y = _blobs(256, 0)
+    held_x, held_y = _blobs(128, 1)
+    model = train_classifier(x, y, 4, seed=0, **TINY)
+    feats = extract(model, held_x, ("features",))["features"]
+    assert feats.min() >= 0.0  # after the ReLU, as Inception's pool3 features
+    assert feats.std(axis=0).min() > 1e-3
+    assert constant_features(model, held_x) == 0 and constant_features(model, x) == 0
+    assert accuracy(model, held_x, held_y) > 0.9
+
+
+def test_constant_features_counts_dead_units() -> None:
+    x, _ = _blobs(64, 2)
+    torch.manual_seed(0)
+    net = ClassifierExtractor([1, 8, 8], 4, width=4, feature_dim=8).eval()
+    linear = net.head[1]
+    already = int((extract(net, x, ("features",))["features"][:, 2:].std(axis=0) < 1e-6).sum())
+    with torch.no_grad():  # units 0 and 1 dead: weights 0, bias below 0, the ReLU gives 0 on every input
+        linear.weight[:2] = 0.0
+        linear.bias[:2] = -1.0
+    assert constant_features(net, x) == 2 + already
+    assert constant_features(net, x, tol=1e9) == 8
+    with pytest.raises(ValueError, match="at least 2 inputs"):
+        constant_features(net, x[:1])
+
+
+def test_classifier_card_records_accuracies_and_constant_features(built, prepared) -> None:
+    b = built("classifier")
+    data = prepared["digits"]
+    assert {"val_accuracy", "test_accuracy", "constant_features", "feature_dim"} <= set(b.card)
+    assert b.card["val_accuracy"] == accuracy(b.extractor, data.val.x, data.val.y)
+    assert b.card["test_accuracy"] == accuracy(b.extractor, data.test.x, data.test.y)
+    assert b.card["constant_features"] == constant_features(b.extractor, data.test.x)
+    assert 0 <= b.card["constant_features"] <= b.card["feature_dim"]
+
+
+def test_classifier_card_without_a_validation_split(prepared) -> None:
+    data = prepared["digits"]
+    no_val = PreparedData(train=data.train, test=data.test, info=data.info)
+    cfg = EvaluatorConfig.model_validate(CASES["classifier"].evaluator(Path(".")))
+    _, card = build_extractor(no_val, cfg, seed=0)
+    assert card["val_accuracy"] is None and 0.0 <= card["test_accuracy"] <= 1.0
