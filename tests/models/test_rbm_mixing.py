@@ -167,3 +167,11 @@ def test_mixing_metric_reports_the_sampler_and_is_undefined_without_chains() -> 
     with pytest.raises(Undefined, match="no Markov chain"):
         mixing(SimpleNamespace(model=torch.nn.Linear(2, 2), cfg=inp.cfg, seed=0))
     assert metric_of_key("rhat_max").name == "mixing"
+
+
+def test_too_short_a_fixed_burn_in_reports_no_rhat_and_says_why() -> None:
+    g = torch.Generator().manual_seed(14)
+    model = _rbm(0.3 * torch.randn(8, 4, generator=g), torch.zeros(4), torch.zeros(8), burn_in=5)
+    values, notes = model.sampler_mixing(50, torch.Generator().manual_seed(15))
+    assert values["burn_in_sweeps"] == 5.0 and values["rhat_max"] is None and values["rhat_energy"] is None
+    assert "fewer than 4 traced draws" in notes["burn_in_sweeps"]

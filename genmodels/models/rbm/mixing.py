@@ -24,6 +24,7 @@ where the modes' energies agree. Nothing here uses anything but the model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -95,12 +96,14 @@ class MixingReport:
         return self.rhat_max < self.threshold if self.threshold != float("inf") else self.rhat_max < RHAT_MIXED
 
     def as_metrics(self) -> dict[str, float | None]:
-        return {
+        out = {
             "burn_in_sweeps": float(self.burn_in_sweeps),
-            "rhat_energy": self.rhat_energy,
-            "rhat_max": self.rhat_max,
+            "rhat_energy": self.rhat_energy if math.isfinite(self.rhat_energy) else None,  # None: too few traced draws
+            "rhat_max": self.rhat_max if math.isfinite(self.rhat_max) else None,
             "mixing_capped": float(self.capped),
             "mixing_chains": float(self.chains),
             "mixing_replicas": float(self.replicas),
-            "mixing_min_swap_rate": min(self.swap_rates) if self.replicas > 1 else None,
         }
+        if self.replicas > 1:
+            out["mixing_min_swap_rate"] = min(self.swap_rates)
+        return out

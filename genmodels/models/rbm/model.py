@@ -261,7 +261,7 @@ class RBM(GenerativeModel):
                 out.append(self.units.units_to_data(v))
         return torch.cat(out)[:n].reshape(n, *self.data_shape).float()
 
-    def sampler_mixing(self, n: int, generator: torch.Generator) -> tuple[dict[str, float], dict[str, str]]:
+    def sampler_mixing(self, n: int, generator: torch.Generator) -> tuple[dict[str, float | None], dict[str, str]]:
         """Draw ``n`` samples and return how their burn-in ended (keys of :meth:`.MixingReport.as_metrics`) and notes."""
         self.sample(n, generator)
         report: MixingReport = self.last_mixing
@@ -270,7 +270,10 @@ class RBM(GenerativeModel):
             how = f"burn-in until every split R-hat < {cfg.rhat_threshold} (checked every {cfg.rhat_every} sweeps, {cfg.burn_in_min}..{cfg.burn_in_max})"
         else:
             how = f"fixed burn-in of {cfg.burn_in} sweeps"
-        state = "CAPPED: not mixed at the cap" if report.capped else ("mixed" if report.mixed else "NOT MIXED")
+        if not math.isfinite(report.rhat_max):
+            state = f"R-hat undefined: {report.burn_in_sweeps} sweeps leave fewer than 4 traced draws in their last half"
+        else:
+            state = "CAPPED: not mixed at the cap" if report.capped else ("mixed" if report.mixed else "NOT MIXED")
         stats = f"free energy and {trace_directions(self, cfg.rhat_projections).shape[1]} projections on W's leading singular vectors"
         note = f"{state}; {how}; rank-normalised split R-hat (Vehtari et al. 2021) of the {stats}, over the last half of the sweeps of {report.chains} chains from the data marginals"
         if report.replicas > 1:

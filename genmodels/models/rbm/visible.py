@@ -32,7 +32,6 @@ from torch import Tensor
 from genmodels.models.core.dequantize import dequantize, quantize_back
 
 LOG_2PI = math.log(2 * math.pi)
-_COUNT_TRIALS_LIMIT = 1 << 22  # binomial draws by counting uniforms up to this many trials per call
 
 
 def draw_bernoulli(p: Tensor, generator: torch.Generator) -> Tensor:
@@ -154,20 +153,39 @@ class BinomialUnits(VisibleUnits):
         return v / self.trials
 
     def log_base_measure(self, v: Tensor) -> Tensor:
-        """``sum_i log C(N, v_i)`` (0 for N = 1)."""
+        """``sum_i log C(N, v_i)`` (0 for N = 1); a table lookup for whole counts, ``lgamma`` otherwise."""
         if self.trials <= 1:
             return torch.zeros(len(v), device=v.device, dtype=v.dtype)
         n = float(self.trials)
+        counts = v.long()
+        if bool(((counts == v) & (counts >= 0) & (counts <= self.trials)).all()):
+            k = torch.arange(self.trials + 1, device=v.device, dtype=v.dtype)
+            table = math.lgamma(n + 1) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
+            return table[counts].sum(1)
         return (math.lgamma(n + 1) - torch.lgamma(v + 1) - torch.lgamma(n - v + 1)).sum(1)
 
     def draw_counts(self, p: Tensor, generator: torch.Generator) -> Tensor:
-        """``Binomial(N, p)`` draws: Bernoulli for N = 1, else counts of uniforms below ``p``."""
+        """``Binomial(N, p)`` draws: Bernoulli for N = 1, else by inverting the CDF with one uniform per unit.
+
+        With ``q = min(p, 1 - p)`` the probabilities ``P(k) = P(k - 1) (N - k + 1) / k * q / (1 - q)``
+        from ``P(0) = (1 - q)^N >= 2^-N`` accumulate into the CDF, and the draw is the number of
+        CDF values below the uniform (reflected to ``N - k`` where ``p > 1/2``): one random number
+        per unit instead of ``N``, and no underflow.
+        """
         if self.trials == 1:
             return draw_bernoulli(p, generator)
-        if p.numel() * self.trials <= _COUNT_TRIALS_LIMIT:  # counting uniforms below p beats torch.binomial
-            u = torch.rand((*p.shape, self.trials), generator=generator, device=p.device, dtype=p.dtype)
-            return (u < p.unsqueeze(-1)).sum(-1).to(p.dtype)
-        return torch.binomial(torch.full_like(p, float(self.trials)), p, generator=generator)
+        flip = p > 0.5
+        q = torch.where(flip, 1 - p, p)
+        odds = q / (1 - q)
+        u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
+        pmf = (1 - q) ** self.trials
+        cdf = pmf.clone()
+        count = torch.zeros_like(p)
+        for k in range(1, self.trials + 1):
+            count += u > cdf
+            pmf = pmf * odds * ((self.trials - k + 1) / k)
+            cdf = cdf + pmf
+        return torch.where(flip, self.trials - count, count)
 
     def hidden_drive(self, v: Tensor, log_std: Tensor) -> Tensor:
         return v
