@@ -34,13 +34,16 @@ def test_config_loading_and_the_check_stage_import_no_heavy_package() -> None:
 
 def test_prepare_on_digits_imports_neither_sklearn_nor_pandas(tmp_path: Path) -> None:
     """The prepare stage's work: digits are read from scikit-learn's file without importing it,
-    and samples files are written without pyarrow's pandas import."""
+    and samples files are written and read back (every later stage's start) without pyarrow's
+    pandas import (``pyarrow.dataset`` imports pandas)."""
     code = f"""
 import pipelines.prepare
-from genmodels.data import load_dataset, write_samples
+from genmodels.data import load_dataset, read_samples, write_samples
 from genmodels.data.config import DataConfig
 data = load_dataset(DataConfig(name="digits"), seed=0)
 write_samples({str(tmp_path / "train.parquet")!r}, data.train)
+back = read_samples({str(tmp_path / "train.parquet")!r})
+assert (back.x == data.train.x).all() and (back.y == data.train.y).all()
 """
     assert loaded(code) == []
 

@@ -90,6 +90,17 @@ def _shape_from_metadata(path: Path, meta: dict[bytes, bytes], dim: int) -> tupl
     return shape
 
 
+def _values(flat: pa.Array) -> np.ndarray:
+    """A numeric arrow array without nulls as numpy, read from its data buffer (pyarrow's
+    ``to_numpy`` imports pandas, a second of every stage's start)."""
+    t = flat.type
+    kind = "f" if pa.types.is_floating(t) else "i" if pa.types.is_signed_integer(t) else "u"
+    dtype = np.dtype(f"{kind}{t.bit_width // 8}")
+    if len(flat) == 0:
+        return np.empty(0, dtype)
+    return np.frombuffer(flat.buffers()[1], dtype=dtype, count=len(flat), offset=flat.offset * dtype.itemsize)
+
+
 def _labels(path: Path, table: pa.Table) -> np.ndarray | None:
     """Column ``y`` as int64 (None when absent); integers without nulls only."""
     if "y" not in table.column_names:
@@ -98,7 +109,7 @@ def _labels(path: Path, table: pa.Table) -> np.ndarray | None:
     if not pa.types.is_integer(col.type) or col.null_count:
         what = f"{col.null_count} null label(s)" if pa.types.is_integer(col.type) else f"type {col.type}"
         raise DataError(f"samples file {path}: column 'y' must hold int64 class labels, found {what}")
-    return col.to_numpy().astype(np.int64)
+    return _values(col.combine_chunks()).astype(np.int64)
 
 
 def read_samples(path: str | os.PathLike) -> Samples:
@@ -112,7 +123,7 @@ def read_samples(path: str | os.PathLike) -> Samples:
     if not path.is_file():
         raise DataError(f"samples file not found: {path}")
     try:
-        table = pq.read_table(path)
+        table = pq.ParquetFile(path).read()  # one file: read_table would import pyarrow.dataset (and pandas)
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise DataError(f"cannot read samples file {path}: {_arrow_reason(exc)} (not a Parquet samples file, or truncated)") from None
     try:
@@ -130,8 +141,10 @@ def read_samples(path: str | os.PathLike) -> Samples:
         raise DataError(f"samples file {path}: column 'x' has {col.null_count} null row(s)")
     dim = col.type.list_size
     shape = _shape_from_metadata(path, table.schema.metadata or {}, dim)
-    flat = col.flatten().to_numpy(zero_copy_only=False)  # no null rows here; nulls inside a row read as NaN
-    x = flat.astype(np.float32).reshape((len(col), *shape))
+    flat = col.flatten()
+    if flat.null_count:  # no null rows here; nulls inside a row read as NaN
+        flat = flat.cast(pa.float64(), safe=False).fill_null(math.nan)
+    x = _values(flat).astype(np.float32).reshape((len(col), *shape))
     if not np.isfinite(x).all():
         raise DataError(f"samples file {path}: column 'x' holds NaN, null or infinite values")
     if len(shape) > 1 and (x.min() < 0.0 or x.max() > 1.0):
