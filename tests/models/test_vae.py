@@ -142,3 +142,26 @@ def test_discrete_training_term_is_the_cell_mass_of_the_levels(digits) -> None:
     torch.testing.assert_close(loss, expected.float(), rtol=1e-5, atol=1e-6)
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_mixture_decoder_is_a_distribution_on_the_levels_and_draws_follow_it() -> None:
+    """``decoder_components: 3``: at a fixed ``z`` the level probabilities of every image of a tiny
+    space sum to 1, and the decoder's draws at the levels follow them."""
+    import itertools
+
+    info = DatasetInfo("tiny", "image", (1, 1, 2), 3, None, (0.0, 1.0))
+    torch.manual_seed(0)
+    model = build_model("vae", {"decoder_components": 3, "prior": "standard", "latent_dim": 2, "hidden": [8]}, info).eval()
+    with torch.no_grad():
+        for p in model.decoder.parameters():  # spread the components apart
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
+        z = torch.zeros(1, 2)
+        images = torch.tensor(list(itertools.product(range(3), repeat=2)), dtype=torch.float32).view(9, 1, 1, 2) / 2
+        mixture = tuple(t.expand(9, -1, -1) for t in model.decoder_mixture(z))
+        p = model.log_px_given_z(images, mixture, discrete=True).exp()
+        assert float(p.sum()) == pytest.approx(1.0, abs=1e-6)  # float32 weights
+        draws = model.decode_sample(z.expand(20000, -1), torch.Generator().manual_seed(2)).view(-1, 2) * 2
+        counts = torch.zeros(9)
+        for a, b in draws.round().long().tolist():
+            counts[3 * a + b] += 1
+        assert torch.allclose(counts / 20000, p.float(), atol=0.015)

@@ -23,47 +23,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
-from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.dequantize import dequantize, level_edges, log_normal_cell_mass, quantize_back, to_levels
 from genmodels.models.core.nets import ConvDecoder, ConvEncoder, mlp
 from genmodels.models.core.registry import register_model
+from genmodels.models.vae.config import VAEConfig
 from genmodels.models.vae.priors import Components, LatentPrior, PriorSpec, attach_prior
 
 LOG_2PI = math.log(2 * math.pi)
-
-
-class VAEConfig(StrictModel):
-    arch: Literal["mlp", "conv"] = "mlp"  # conv needs image data
-    latent_dim: int = Field(10, ge=1)  # size of the latent z
-    hidden: list[int] = Field(default_factory=lambda: [512, 256], min_length=1)  # MLP widths (encoder; decoder mirrors)
-    conv_width: int = Field(32, ge=4)  # channels of the first conv layer (conv arch)
-    beta: float = Field(1.0, gt=0.0)  # weight of the KL term (1 = the ELBO)
-    min_log_std: float = Field(-6.0, le=0.0)  # floor of the decoder's log standard deviation
-    iw_samples: int = Field(64, ge=1)  # k of the importance-weighted NLL bound at evaluation
-    prior: Literal["standard", "mixture", "vamp"] = "vamp"  # N(0, I), a learned diagonal Gaussian mixture, or the VampPrior
-    prior_components: int = Field(100, ge=1)  # K: mixture components, or VampPrior pseudo-inputs
-    # what sample() returns: a true draw of p(x|z) (at the data's levels for images) or the decoder mean E[x|z]
-    sample_output: Literal["draw", "mean"] = "draw"
-    # reconstruction term of the training ELBO on data with discrete levels: "discrete" scores each
-    # level's cell under the decoder Gaussian, outer cells with their tails (what the reported NLL and
-    # the drawn samples use; the decoder can put all mass on level 0), "dequantized" the density
-    # at a uniformly dequantized point (a bound on the same quantity, looser by the cells' spread)
-    likelihood: Literal["discrete", "dequantized"] = "discrete"
-
-
-def gaussian_log_prob(x: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
-    """Sum over all but the first dim of log N(x; mean, exp(log_std)^2)."""
-    lp = -0.5 * (((x - mean) * torch.exp(-log_std)) ** 2 + 2 * log_std + LOG_2PI)
-    return lp.flatten(1).sum(1)
 
 
 @register_model("vae")
@@ -81,11 +54,11 @@ class VAE(GenerativeModel):
                 raise ValueError(f"vae.arch=conv needs image data (C, H, W), got shape {list(self.data_shape)}")
             enc = ConvEncoder(self.data_shape, config.conv_width)
             self.encoder = nn.Sequential(enc, nn.Linear(enc.out_dim, 2 * z))
-            self.decoder = ConvDecoder(z, self.data_shape, config.conv_width, 2 * self.data_shape[0])
+            self.decoder = ConvDecoder(z, self.data_shape, config.conv_width, self.outputs_per_value * self.data_shape[0])
         else:
             h = config.hidden
             self.encoder = nn.Sequential(nn.Flatten(), mlp([self.dim, *h, 2 * z], final_activation=False))
-            self.decoder = mlp([z, *reversed(h), 2 * self.dim])
+            self.decoder = mlp([z, *reversed(h), self.outputs_per_value * self.dim])
         spec = PriorSpec(z, config.prior_components, self.data_shape, self.bounded)
         # registers prior_mixture.* (mixture) or pseudo_inputs (vamp) on this module
         self.latent_prior: LatentPrior = attach_prior(config.prior, self, spec, self.encode)
@@ -117,26 +90,59 @@ class VAE(GenerativeModel):
         mu, log_std = self.encoder(v).chunk(2, dim=1)
         return mu, log_std.clamp(-10.0, 5.0)
 
-    def decoder_params(self, z: Tensor) -> tuple[Tensor, Tensor]:
+    @property
+    def outputs_per_value(self) -> int:
+        """Decoder outputs per data value: mean and scale, plus a weight per component for a mixture."""
+        m = self.config.decoder_components
+        return 2 if m == 1 else 3 * m
+
+    def decoder_mixture(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-value mixture ``(log w, mu, log s)``, each ``(n, M, D)`` (``M = decoder_components``;
+        ``log w = 0`` for one Gaussian)."""
         out = self.decoder(z).view(len(z), -1)
-        mean, raw = out.chunk(2, dim=1)
+        m = self.config.decoder_components
+        if m == 1:
+            mean, raw = (t.unsqueeze(1) for t in out.chunk(2, dim=1))
+            log_w = torch.zeros_like(mean)
+        else:
+            logits, mean, raw = out.view(len(z), 3, m, self.dim).unbind(1)
+            log_w = torch.log_softmax(logits, dim=1)
         if self.bounded:
             mean = torch.sigmoid(mean)
         log_std = self.config.min_log_std + F.softplus(raw - self.config.min_log_std)
-        return mean.view(-1, *self.data_shape), log_std.view(-1, *self.data_shape)
+        return log_w, mean, log_std
+
+    def log_px_given_z(self, x: Tensor, mixture: tuple[Tensor, Tensor, Tensor], discrete: bool) -> Tensor:
+        """``log p(v|z)`` per row: the mixture's density at dequantized ``v`` (``discrete`` False), or its
+        mass ``log P(k|z)`` on each value's level cell, outer cells with their tails (``x``: data values)."""
+        log_w, mean, log_std = mixture
+        flat = x.flatten(1).unsqueeze(1)  # (n, 1, D) against (n, M, D)
+        if discrete:
+            lo, hi = level_edges(flat, self.info.levels)
+            return torch.logsumexp(log_w.double() + log_normal_cell_mass(lo, hi, mean, log_std), dim=1).sum(1)  # float64
+        per = -0.5 * (((flat - mean) * torch.exp(-log_std)) ** 2 + 2 * log_std + LOG_2PI)
+        return torch.logsumexp(log_w + per, dim=1).sum(1)
+
+    def decoder_params(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """The decoder's mean ``E[v|z]`` and the log of its standard deviation (of the mixture, for
+        several components), in the data's shape."""
+        log_w, mean, log_std = self.decoder_mixture(z)
+        w = log_w.exp()
+        mix_mean = (w * mean).sum(1)
+        var = (w * ((2 * log_std).exp() + (mean - mix_mean.unsqueeze(1)) ** 2)).sum(1)
+        return mix_mean.view(-1, *self.data_shape), (0.5 * var.log()).view(-1, *self.data_shape)
 
     def training_losses(self, x: Tensor, y: Tensor | None, generator: torch.Generator) -> Iterator[tuple[str, Tensor]]:
         v = dequantize(x, self.info.levels, generator)
         mu, log_std = self.encode(v)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + eps * log_std.exp()
-        mean, dec_log_std = self.decoder_params(z)
+        mixture = self.decoder_mixture(z)
         if self.info.levels is not None and self.config.likelihood == "discrete":
-            lo, hi = (e.flatten(1) for e in level_edges(x, self.info.levels))
-            rec = -log_normal_cell_mass(lo, hi, mean.flatten(1), dec_log_std.flatten(1)).sum(1).float()
+            rec = -self.log_px_given_z(x, mixture, discrete=True).float()
             rec = rec - self.dim * math.log(self.info.levels)  # in density units: log p(v) = log P(k) + D log K
         else:
-            rec = -gaussian_log_prob(v, mean, dec_log_std)
+            rec = -self.log_px_given_z(v, mixture, discrete=False)
         kl = self.latent_prior.kl(mu, log_std, eps, z)  # closed form for N(0, I), else one-sample
         yield "model", (rec + self.config.beta * kl).mean() / self.dim
 
@@ -149,9 +155,13 @@ class VAE(GenerativeModel):
         that the discrete NLL scores — or the decoder mean ``decode(z)`` (``mean``)."""
         if self.config.sample_output == "mean":
             return self.decode(z)
-        mean, log_std = self.decoder_params(z)
-        v = mean + log_std.exp() * torch.randn(mean.shape, generator=generator, device=mean.device)
-        return to_levels(v, self.info.levels)
+        log_w, mean, log_std = self.decoder_mixture(z)
+        if self.config.decoder_components > 1:  # each value's component, j ~ w (inverse CDF of one uniform)
+            u = torch.rand(log_w[:, :1].shape, generator=generator, device=log_w.device)
+            j = (log_w.exp().cumsum(1) < u).sum(1, keepdim=True).clamp_max(log_w.shape[1] - 1)
+            mean, log_std = mean.gather(1, j), log_std.gather(1, j)
+        v = mean[:, 0] + log_std[:, 0].exp() * torch.randn(mean[:, 0].shape, generator=generator, device=mean.device)
+        return to_levels(v.view(-1, *self.data_shape), self.info.levels)
 
     def _iw_bound(self, enc_input: Tensor, log_px_z, generator: torch.Generator) -> Tensor:  # noqa: ANN001
         """``log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | enc_input)``, ``z_i ~ q``, k = ``iw_samples``
@@ -164,18 +174,18 @@ class VAE(GenerativeModel):
             m = min(16, k - start)
             eps = torch.randn((m, *mu.shape), generator=generator, device=mu.device)
             z = mu + eps * log_std.exp()  # (m, n, latent)
-            mean, dec_log_std = self.decoder_params(z.reshape(-1, mu.shape[1]))
+            mixture = self.decoder_mixture(z.reshape(-1, mu.shape[1]))
             log_pz = self.latent_prior.log_prob(z, prior)
             log_qz = (-0.5 * (eps**2 + LOG_2PI) - log_std).sum(-1)
-            chunks.append(log_px_z(mean, dec_log_std, m).view(m, -1) + log_pz - log_qz)
+            chunks.append(log_px_z(mixture, m).view(m, -1) + log_pz - log_qz)
         return torch.logsumexp(torch.cat(chunks, 0), 0) - math.log(k)
 
     @torch.no_grad()
     def log_likelihood(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """Importance-weighted lower bound on the density ``log p(v)`` at dequantized ``v``."""
 
-        def log_px_z(mean: Tensor, log_std: Tensor, m: int) -> Tensor:
-            return gaussian_log_prob(x.unsqueeze(0).expand(m, *x.shape).reshape(-1, *x.shape[1:]), mean, log_std)
+        def log_px_z(mixture: tuple[Tensor, Tensor, Tensor], m: int) -> Tensor:
+            return self.log_px_given_z(x.unsqueeze(0).expand(m, *x.shape).reshape(-1, *x.shape[1:]), mixture, discrete=False)
 
         return self._iw_bound(x, log_px_z, generator)
 
@@ -186,10 +196,8 @@ class VAE(GenerativeModel):
         (edge cells take the tails); the encoder sees the cell centres."""
         if self.info.levels is None:
             return self.log_likelihood(x, generator)
-        lo, hi = (e.flatten(1) for e in level_edges(x, self.info.levels))
 
-        def log_px_z(mean: Tensor, log_std: Tensor, m: int) -> Tensor:
-            rep = lambda t: t.unsqueeze(0).expand(m, *t.shape).reshape(-1, t.shape[1])  # noqa: E731
-            return log_normal_cell_mass(rep(lo), rep(hi), mean.flatten(1), log_std.flatten(1)).sum(1)
+        def log_px_z(mixture: tuple[Tensor, Tensor, Tensor], m: int) -> Tensor:
+            return self.log_px_given_z(x.unsqueeze(0).expand(m, *x.shape).reshape(-1, *x.shape[1:]), mixture, discrete=True)
 
         return self._iw_bound(dequantize(x, self.info.levels, None), log_px_z, generator)

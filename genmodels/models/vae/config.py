@@ -1,0 +1,33 @@
+"""The VAE family's typed config (pydantic only: validating params needs no torch)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from genmodels.configbase import StrictModel
+from genmodels.models.core.registry import register_model_config
+
+
+@register_model_config("vae")
+class VAEConfig(StrictModel):
+    arch: Literal["mlp", "conv"] = "mlp"  # conv needs image data
+    latent_dim: int = Field(10, ge=1)  # size of the latent z
+    hidden: list[int] = Field(default_factory=lambda: [512, 256], min_length=1)  # MLP widths (encoder; decoder mirrors)
+    conv_width: int = Field(32, ge=4)  # channels of the first conv layer (conv arch)
+    beta: float = Field(1.0, gt=0.0)  # weight of the KL term (1 = the ELBO)
+    min_log_std: float = Field(-6.0, le=0.0)  # floor of the decoder's log standard deviation
+    iw_samples: int = Field(64, ge=1)  # k of the importance-weighted NLL bound at evaluation
+    prior: Literal["standard", "mixture", "vamp"] = "vamp"  # N(0, I), a learned diagonal Gaussian mixture, or the VampPrior
+    prior_components: int = Field(100, ge=1)  # K: mixture components, or VampPrior pseudo-inputs
+    # what sample() returns: a true draw of p(x|z) (at the data's levels for images) or the decoder mean E[x|z]
+    sample_output: Literal["draw", "mean"] = "draw"
+    # reconstruction term of the training ELBO on data with discrete levels: "discrete" scores each
+    # level's cell under the decoder Gaussian, outer cells with their tails (what the reported NLL and
+    # the drawn samples use; the decoder can put all mass on level 0), "dequantized" the density
+    # at a uniformly dequantized point (a bound on the same quantity, looser by the cells' spread)
+    likelihood: Literal["discrete", "dequantized"] = "discrete"
+    # Gaussians per pixel in the decoder, p(v_d|z) = sum_j w_dj N(mu_dj, s_dj^2): a stroke's edge pixel
+    # is either background or ink, which one Gaussian can only cover by spreading over every level
+    decoder_components: int = Field(1, ge=1)
