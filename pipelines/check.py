@@ -36,10 +36,11 @@ def check_names(p: Params) -> None:
     """Names that registries resolve in later stages (the dataset, the feature extractor) must
     exist now, so a misspelt one stops ``dvc repro`` here with the known names listed."""
     from genmodels.data.registry import check_dataset_name
-    from genmodels.metrics.build import resolve_extractor_name
 
     check_dataset_name(p.data.name)
     if p.evaluator.extractor != "auto":  # "auto" depends on the data's kind, known after prepare
+        from genmodels.metrics.build import resolve_extractor_name  # the extractors' modules: torch
+
         resolve_extractor_name(p.evaluator.extractor, "image")
 
 

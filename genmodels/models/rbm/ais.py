@@ -38,10 +38,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import torch
 from torch import Tensor
+
+from genmodels.models.rbm.config import Schedule
 
 #: Largest hidden layer :func:`exact_log_z` enumerates (2^20 ~ one million states).
 MAX_EXACT_HIDDEN = 20
@@ -99,8 +101,6 @@ class LogZEstimate:
         """Effective sample size of the final AIS weights (None for an exact value)."""
         return None if self.log_weights is None else effective_sample_size(self.log_weights)
 
-
-Schedule = Literal["linear", "tail"]
 
 #: The ``tail`` schedule: (end of a segment, share of the temperatures up to it). Salakhutdinov
 #: & Murray (2008) put 500, 4000 and 10000 of their temperatures on [0, .5], [.5, .9] and

@@ -32,79 +32,20 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
-from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from genmodels.configbase import StrictModel
 from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.dequantize import dequantize
 from genmodels.models.core.registry import register_model
-from genmodels.models.rbm.ais import MAX_EXACT_HIDDEN, LogZEstimate, Schedule, ais_log_z, exact_log_z, hidden_subset_log_z, raise_log_prob
+from genmodels.models.rbm.ais import MAX_EXACT_HIDDEN, LogZEstimate, ais_log_z, exact_log_z, hidden_subset_log_z, raise_log_prob
+from genmodels.models.rbm.config import RBMConfig
 from genmodels.models.rbm.mixing import MixingReport
 from genmodels.models.rbm.sampler import TemperedChains, burn_in, ladder, trace_directions
 from genmodels.models.rbm.visible import VISIBLE_UNITS, VisibleUnits, draw_bernoulli
-
-
-class RBMConfig(StrictModel):
-    visible: Literal["auto", "bernoulli", "binomial", "gaussian"] = "auto"  # auto: binomial for images, gaussian for points
-    hidden: int = Field(256, ge=1)  # number of Bernoulli hidden units
-    # negative phase: chains from the data (CD), persistent chains (PCD), or persistent chains
-    # tempered with train_replicas replicas each (PT: parallel tempering, Desjardins et al. 2010)
-    method: Literal["cd", "pcd", "pt"] = "pcd"
-    k: int = Field(1, ge=1)  # Gibbs sweeps per update (the k of CD-k / PCD-k)
-    pcd_chains: int = Field(256, ge=1)  # persistent chains (methods pcd and pt)
-    train_replicas: int = Field(8, ge=2)  # tempered replicas per persistent chain (method pt)
-    # spacing of the tempering ladders (sampling and method pt) on the AIS path between the data
-    # marginals (b = 0) and the RBM (b = 1): linear, or the AIS tail schedule (denser near 1)
-    ladder: Schedule = "linear"
-    init_std: float = Field(0.01, gt=0.0)  # std of the initial weights (Hinton's practical guide)
-    # initial (or fixed) std of gaussian visibles; small, so the hidden units must explain the
-    # spread (from 1.0 on toy2d the std grows to the data's and the weights stay near 0)
-    gaussian_std: float = Field(0.1, gt=0.0)
-    learn_std: bool = True  # learn the gaussian visible stds (else keep gaussian_std)
-    min_std: float = Field(0.01, gt=0.0)  # floor of the gaussian visible stds
-    # Gibbs sweeps from a chain's start to its first sample: "auto" runs the chains until the
-    # rank-normalised split R-hat (mixing.py) of their free energy and of their projections on
-    # W's leading singular vectors, over the last half of the sweeps so far, is below
-    # rhat_threshold (checked every rhat_every sweeps from burn_in_min on, at most burn_in_max
-    # sweeps: a chain set that reaches the cap is reported as capped); a number: that many
-    # sweeps, with the R-hats still reported
-    burn_in: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
-    burn_in_min: int = Field(100, ge=4)  # fewest sweeps of an "auto" burn-in
-    burn_in_max: int = Field(5000, ge=4)  # the cap of an "auto" burn-in
-    rhat_threshold: float = Field(1.01, gt=1.0)  # "mixed": every traced split R-hat below this (Vehtari et al. 2021)
-    rhat_every: int = Field(50, ge=1)  # sweeps between two R-hat checks of an "auto" burn-in
-    trace_every: int = Field(2, ge=1)  # sweeps between two traced draws of the statistics
-    rhat_projections: int = Field(3, ge=0)  # traced projections of v on W's leading left singular vectors
-    # replicas per sampling chain for parallel tempering on the AIS path (sampler.py), spaced
-    # as ladder; 1: plain block Gibbs
-    sample_replicas: int = Field(1, ge=1)
-    thin: int = Field(20, ge=1)  # Gibbs sweeps between successive samples of one chain (sample_chains < n)
-    sample_chains: int | None = Field(None, ge=1)  # independent chains per sample() call (None: one chain per sample)
-    # chain starts, independent of the data and of training: draws from the AIS base model
-    # (the data marginals) or uninformed noise (see RBM.sample)
-    sample_init: Literal["marginals", "random"] = "marginals"
-    sample_output: Literal["draw", "mean"] = "draw"  # a draw of the visible units, or E[v|h] at the last sweep
-    # AIS (log Z, the NLL's optimistic side). Digits default, 1 thread: ESS 15-35 of the 100
-    # chains, log Z spread 0.3 nat over seeds, ~20 s (linear 5000: ESS 5-22, spread 0.7)
-    ais_chains: int = Field(100, ge=2)  # AIS importance-sampling chains (M)
-    ais_betas: int = Field(10000, ge=2)  # AIS inverse temperatures on [0, 1]
-    ais_schedule: Schedule = "tail"  # their spacing: even, or denser towards beta = 1 (ais.TAIL_SEGMENTS)
-    # RAISE (the NLL's conservative side). Digits default: 3000 temperatures leave a gap of
-    # 0.02 bits/dim to AIS (1000: 0.06, 10000: 0.01) at ~0.08 s per image
-    raise_chains: int = Field(1, ge=1)  # RAISE reverse chains per evaluated vector
-    raise_betas: int = Field(3000, ge=2)  # RAISE inverse temperatures (ais_schedule's spacing)
-
-    @model_validator(mode="after")
-    def _burn_in_range(self) -> RBMConfig:
-        if self.burn_in_min > self.burn_in_max:
-            raise ValueError(f"burn_in_min ({self.burn_in_min}) must not exceed burn_in_max ({self.burn_in_max})")
-        return self
 
 
 @register_model("rbm")
