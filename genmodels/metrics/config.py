@@ -12,7 +12,7 @@ from genmodels.metrics import defaults
 
 class EvaluatorConfig(StrictModel):
     extractor: str = "auto"  # a registered feature extractor, or auto (the dataset's preferred one: classifier for labelled images, toy2d for points)
-    epochs: int = Field(20, ge=1)  # classifier training epochs
+    epochs: int = Field(30, ge=1)  # classifier training epochs (with max_shift 0 on digits, 30 beats 20 in validation loss)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0.0)  # AdamW peak learning rate, cosine-decayed per step
     width: int = Field(32, ge=4)  # channels of the classifier's first conv layer
