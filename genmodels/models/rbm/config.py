@@ -16,9 +16,10 @@ Schedule = Literal["linear", "tail"]  # spacing of inverse temperatures on [0, 1
 class RBMConfig(StrictModel):
     visible: Literal["auto", "bernoulli", "binomial", "gaussian"] = "auto"  # auto: binomial for images, gaussian for points
     # number of Bernoulli hidden units. Digits (binomial visibles, PCD, 300 epochs), validation
-    # FID at a 1000-sweep burn-in: 32 -> 40.5, 64 -> 5.4, 128 -> 15.4, 256 -> 37.0; the larger
-    # layers fit the likelihood better (test NLL 2.0 bits/dim at 256, 2.5 at 64) but put their
-    # chains into few digit classes
+    # FID at a 1000-sweep burn-in: 32 -> 40.5, 64 -> 5.4 and 9.7 (two training runs that differ
+    # only in their random draws), 128 -> 15.4, 256 -> 37.0; the larger layers fit the
+    # likelihood better (test NLL 2.0 bits/dim at 256, 2.5 at 64) but put their chains into few
+    # digit classes
     hidden: int = Field(64, ge=1)
     # negative phase: chains from the data (CD), persistent chains (PCD), or persistent chains
     # tempered with train_replicas replicas each (PT: parallel tempering, Desjardins et al. 2010;
@@ -48,8 +49,9 @@ class RBMConfig(StrictModel):
     # the cap of an "auto" burn-in. Digits default: the chains do not mix within any affordable
     # length (split R-hat of the projections 2.6 at 1000 sweeps, 2.0 at 5000: a chain keeps its
     # digit class for thousands of sweeps; 8 tempered replicas do not help), so the samples come
-    # from the cap and are flagged. Validation FID at the cap, 2000 chains, three seeds:
-    # 500 -> 6.5-6.7, 1000 -> 5.4-5.9 (~14 ms a sample at 1 thread); longer drifts to more 0s
+    # from the cap and are flagged. Validation FID at the cap, 2000 chains, three sampling seeds
+    # of one model: 500 -> 6.5-6.7, 1000 -> 5.4-5.9 (~9 ms a sample at 1 thread); longer
+    # chains drift to more 0s
     burn_in_max: int = Field(1000, ge=4)
     rhat_threshold: float = Field(1.01, gt=1.0)  # "mixed": every traced split R-hat below this (Vehtari et al. 2021)
     rhat_every: int = Field(100, ge=1)  # sweeps between two R-hat checks of an "auto" burn-in
