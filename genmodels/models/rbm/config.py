@@ -17,7 +17,7 @@ class RBMConfig(StrictModel):
     visible: Literal["auto", "bernoulli", "binomial", "gaussian"] = "auto"  # auto: binomial for images, gaussian for points
     # number of Bernoulli hidden units. Digits (binomial visibles, PCD, 300 epochs), validation
     # FID at a 1000-sweep burn-in: 32 -> 40.5, 64 -> 5.4 and 9.7 (two training runs that differ
-    # only in their random draws), 128 -> 15.4, 256 -> 37.0; the larger layers fit the
+    # only in their random draws), 128 -> 15.4, 256 -> 17.5; the larger layers fit the
     # likelihood better (test NLL 2.0 bits/dim at 256, 2.5 at 64) but put their chains into few
     # digit classes
     hidden: int = Field(64, ge=1)
