@@ -8,6 +8,7 @@ DVC itself on a preset: tests/integration/test_presets_dvc.py.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 from pathlib import Path
 
@@ -116,7 +117,10 @@ def test_a_folder_named_presets_without_a_pipeline_beside_it_keeps_its_own_store
 
 
 def make_n(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "-n", "repro", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    """``make -n repro ARGS`` as a user types it, also when the suite itself runs under make
+    (``make test``: the inherited MAKELEVEL/MAKEFLAGS would add "Entering directory" lines)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
+    return subprocess.run(["make", "-n", "repro", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env=env)
 
 
 def test_make_repro_runs_the_chosen_presets_pipeline() -> None:
