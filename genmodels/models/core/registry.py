@@ -117,3 +117,15 @@ def build_model(family: str, config: dict[str, Any] | Any, info: DatasetInfo, ke
     cls = model_class(family)
     cfg = config if isinstance(config, cls.config_cls) else validate(cls.config_cls, config, key)
     return cls(cfg, info)
+
+
+def lazy_model_class(package: str, class_name: str) -> Callable[[str], Any]:
+    """A family package's module ``__getattr__``: ``<package>.<class_name>`` imports the family's
+    ``model`` module (torch) on first use, so importing the package loads only its config."""
+
+    def __getattr__(name: str) -> Any:
+        if name == class_name:
+            return getattr(importlib.import_module(f"{package}.model"), class_name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -3,16 +3,9 @@
 Importing the package registers the family's config (pydantic only); the model class (torch)
 is imported on first use: ``GMM`` here, or the model registry's lookup."""
 
-from typing import Any
-
+from genmodels.models.core.registry import lazy_model_class
 from genmodels.models.gmm.config import GMMConfig
 
 __all__ = ["GMM", "GMMConfig"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "GMM":
-        from genmodels.models.gmm.model import GMM
-
-        return GMM
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_model_class(__name__, "GMM")

@@ -3,16 +3,9 @@
 Importing the package registers the family's config (pydantic only); the model class (torch)
 is imported on first use: ``RBM`` here, or the model registry's lookup."""
 
-from typing import Any
-
+from genmodels.models.core.registry import lazy_model_class
 from genmodels.models.rbm.config import RBMConfig
 
 __all__ = ["RBM", "RBMConfig"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "RBM":
-        from genmodels.models.rbm.model import RBM
-
-        return RBM
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_model_class(__name__, "RBM")
