@@ -29,6 +29,7 @@ def data(digits) -> tuple[np.ndarray, np.ndarray]:
     return digits.train.x[:256], digits.train.y[:256]
 
 
+@pytest.mark.slow  # two Ray workers and a resumed rerun: ~58 s, in make test-slow
 def test_two_workers_train_and_a_rerun_resumes(ray_local, data, tmp_path) -> None:
     from genmodels.training.ray_adapter import train_ray
 

@@ -43,6 +43,7 @@ def cluster():
         os.environ.pop("RAY_AUTH_MODE", None)
 
 
+@pytest.mark.slow  # a ray start cluster and the train stage on it: ~43 s, in make test-slow
 def test_train_stage_uses_the_cluster(cluster: str, tmp_path: Path) -> None:
     (tmp_path / "params.yaml").write_text(
         "experiment: cluster\ndata: {limit: 200}\nmodels: {vae: vae}\n"
