@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.integration.shell import CLEAN_ENV, git_commit, sh
 from tests.tiny_pipeline import tiny_params
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # minutes: two queued experiments through dvc queue
@@ -29,21 +28,6 @@ ROOT = Path(__file__).parents[2]
 EXPERIMENT = "tiny-exp"
 PARAMS = tiny_params(EXPERIMENT, evaluator={"epochs": 2}, evaluate={"bootstrap": 10, "prdc_repeats": 1})
 EXPS = {"ep1": 1, "ep3": 3}  # experiment name -> vae.fit.epochs (the baseline trains 2)
-CLEAN_ENV = ("MLFLOW_TRACKING_URI", "RAY_ADDRESS", "GENMODELS_ROOT", "DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV")
-
-
-def sh(cwd: Path, *cmd: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # the stages' `genmodels` and `dvc`
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and out.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout[-5000:]}\n{out.stderr[-5000:]}")
-    return out
-
-
-def git_commit(repo: Path, message: str) -> None:
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message)
 
 
 def baseline(repo: Path) -> None:

@@ -20,27 +20,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.integration.shell import CLEAN_ENV, git_commit
+from tests.integration.shell import sh as _sh
 from tests.tiny_pipeline import tiny_params
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
-CLEAN_ENV = ("MLFLOW_TRACKING_URI", "RAY_ADDRESS", "GENMODELS_ROOT", "DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV")
 STORE = ("mlflow.db", "mlartifacts")  # the project's MLflow store: shared by the presets
 
 
 def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # the stages' `genmodels`, `dvc`
-    env["OMP_NUM_THREADS"] = "1"
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False)
-    if check and out.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout[-5000:]}\n{out.stderr[-5000:]}")
-    return out
-
-
-def commit(repo: Path, message: str) -> None:
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message)
+    """:func:`tests.integration.shell.sh` with single-threaded stages and a 15-minute limit."""
+    return _sh(cwd, *cmd, check=check, timeout=900, threads=1)
 
 
 def copy_project(repo: Path, presets: dict[str, dict]) -> Path:
@@ -100,7 +91,7 @@ def test_a_preset_runs_beside_the_default_pipeline_without_touching_it(tmp_path:
     tiny = tiny_params("tiny-preset", ("independent",), data={"limit": 200})
     repo = copy_project(tmp_path / "repo", {"tiny": tiny})
     (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params("tiny-root", ("gmm",))))
-    commit(repo, "project with a preset")
+    git_commit(repo, "project with a preset")
     saved = {k: os.environ.pop(k) for k in CLEAN_ENV if k in os.environ}
     try:  # the default pipeline, as `dvc repro` would run it, recorded with `dvc commit`
         for stage in (check, prepare, evaluator):
@@ -113,7 +104,7 @@ def test_a_preset_runs_beside_the_default_pipeline_without_touching_it(tmp_path:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         os.environ.update(saved)
     sh(repo, "dvc", "commit", "--force", "dvc.yaml")
-    commit(repo, "default run")
+    git_commit(repo, "default run")
     assert "up to date" in sh(repo, "dvc", "status", "dvc.yaml").stdout
     default = tree(repo, ("presets/", *STORE))
 
@@ -140,6 +131,6 @@ def test_a_preset_runs_beside_the_default_pipeline_without_touching_it(tmp_path:
     (run,) = client.search_runs([client.get_experiment_by_name("tiny-preset").experiment_id], filter_string="attributes.run_name = 'independent'")
     assert run.data.params["data.limit"] == "200" and run.info.artifact_uri.startswith((repo / "mlartifacts").resolve().as_uri())
 
-    commit(repo, "preset run")
+    git_commit(repo, "preset run")
     assert ran(sh(repo, "dvc", "repro")) == set()  # back to the default: nothing to rerun
     assert ran(sh(repo, "dvc", "repro", "presets/tiny/dvc.yaml")) == set()  # and to the preset again
