@@ -26,27 +26,17 @@ def outs(stage: dict) -> list[str]:
     return [next(iter(o)) if isinstance(o, dict) else o for o in items]
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every ``genmodels.*`` module a file imports, at top level or inside functions."""
+def imported(path: Path, package: str) -> set[str]:
+    """Every ``<package>.*`` module a file imports, at top level or inside functions
+    (``from <package> import m`` counts as ``<package>.m``)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("genmodels"):
+        if isinstance(node, ast.ImportFrom) and node.module == package:
+            found |= {f"{package}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(f"{package}."):
             found.add(node.module)
         elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("genmodels")}
-    return found
-
-
-def pipeline_modules(path: Path) -> set[str]:
-    """The ``pipelines`` modules a file imports, at top level or inside functions."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module == "pipelines":
-            found |= {f"pipelines.{a.name}" for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pipelines."):
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("pipelines.")}
+            found |= {a.name for a in node.names if a.name.startswith(f"{package}.")}
     return found
 
 
@@ -54,7 +44,7 @@ def stage_code(script: Path) -> list[Path]:
     """The stage script and every ``pipelines`` module it runs, transitively (glue modules import each other)."""
     seen, todo = {script}, [script]
     while todo:
-        for module in pipeline_modules(todo.pop()):
+        for module in imported(todo.pop(), "pipelines"):
             path = ROOT / module_path(module)
             if path not in seen:
                 seen.add(path)
@@ -94,7 +84,7 @@ def test_each_stage_declares_its_script_and_the_library_code_it_imports(name: st
     assert sorted(d for d in deps if d.startswith("pipelines/") and d not in runs) == [], f"{name} declares pipelines code it does not run"
     # common.py's own library imports serve helpers (the dataset card, the evaluator's files) that most stages never call
     own = [f for f in code if f != ROOT / "pipelines/common.py"]
-    missing = sorted({p for f in own for p in map(module_path, imported_modules(f)) if not covered(p, deps)})
+    missing = sorted({p for f in own for p in map(module_path, imported(f, "genmodels")) if not covered(p, deps)})
     assert not missing, f"{name} imports code it does not declare: {missing}"
     for dep in deps:  # every declared path exists or is another stage's output
         produced = any(dep == o.replace("${key}", dep.split("/")[-1].split(".")[0]) for s in STAGES for o in outs(body(s)))
@@ -124,10 +114,10 @@ def test_a_models_stages_depend_on_its_family_and_the_shared_core_only() -> None
 def test_a_family_package_imports_no_other_family(family: str) -> None:
     """What makes `genmodels/models/<family>` an exact dependency: families share only models/core."""
     for path in (ROOT / "genmodels/models" / family).rglob("*.py"):
-        others = {m for m in imported_modules(path) if m.startswith("genmodels.models.") and m.split(".")[2] not in (family, "core")}
+        others = {m for m in imported(path, "genmodels") if m.startswith("genmodels.models.") and m.split(".")[2] not in (family, "core")}
         assert not others, f"{path.relative_to(ROOT)} imports {others}"
 
 
 def test_the_shared_core_imports_no_family() -> None:
     for path in (ROOT / "genmodels/models/core").rglob("*.py"):
-        assert not {m for m in imported_modules(path) if m.startswith("genmodels.models.") and m.split(".")[2] != "core"}, path
+        assert not {m for m in imported(path, "genmodels") if m.startswith("genmodels.models.") and m.split(".")[2] != "core"}, path
