@@ -134,7 +134,7 @@ def test_discrete_training_term_is_the_cell_mass_of_the_levels(digits) -> None:
     v = dequantize(x, 17, g)
     mu, log_std = model.encode(v)
     z = mu + torch.randn(mu.shape, generator=g) * log_std.exp()
-    mean, dec_log_std = model.decoder_params(z)
+    _, mean, dec_log_std = model.decoder_mixture(z)  # one component: (n, 1, D)
     lo, hi = (e.flatten(1) for e in level_edges(x, 17))
     log_pk = log_normal_cell_mass(lo, hi, mean.flatten(1), dec_log_std.flatten(1)).sum(1)
     kl = 0.5 * (mu**2 + (2 * log_std).exp() - 1 - 2 * log_std).sum(1)

@@ -123,14 +123,10 @@ class VAE(GenerativeModel):
         per = -0.5 * (((flat - mean) * torch.exp(-log_std)) ** 2 + 2 * log_std + LOG_2PI)
         return torch.logsumexp(log_w + per, dim=1).sum(1)
 
-    def decoder_params(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """The decoder's mean ``E[v|z]`` and the log of its standard deviation (of the mixture, for
-        several components), in the data's shape."""
-        log_w, mean, log_std = self.decoder_mixture(z)
-        w = log_w.exp()
-        mix_mean = (w * mean).sum(1)
-        var = (w * ((2 * log_std).exp() + (mean - mix_mean.unsqueeze(1)) ** 2)).sum(1)
-        return mix_mean.view(-1, *self.data_shape), (0.5 * var.log()).view(-1, *self.data_shape)
+    def decoder_mean(self, z: Tensor) -> Tensor:
+        """``E[v|z] = sum_j w_j mu_j`` per value, in the data's shape."""
+        log_w, mean, _ = self.decoder_mixture(z)
+        return (log_w.exp() * mean).sum(1).view(-1, *self.data_shape)
 
     def training_losses(self, x: Tensor, y: Tensor | None, generator: torch.Generator) -> Iterator[tuple[str, Tensor]]:
         v = dequantize(x, self.info.levels, generator)
@@ -147,8 +143,7 @@ class VAE(GenerativeModel):
         yield "model", (rec + self.config.beta * kl).mean() / self.dim
 
     def decode(self, z: Tensor) -> Tensor:
-        mean, _ = self.decoder_params(z)
-        return quantize_back(mean, self.info.levels)
+        return quantize_back(self.decoder_mean(z), self.info.levels)
 
     def decode_sample(self, z: Tensor, generator: torch.Generator) -> Tensor:
         """A draw ``v ~ N(mu(z), sigma(z)^2)`` at its level (``sample_output: draw``) — the model
