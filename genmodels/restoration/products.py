@@ -57,19 +57,30 @@ def posterior(pm: ProductMixture, obs: Observation, draws: int, generator: torch
     """Posterior mean ``(n, D)`` in [0, 1] and ``draws`` exact posterior draws ``(n, draws, D)``."""
     if obs.kind == "pool":
         return _pool_posterior(pm, obs, draws, generator)
-    log_e = level_evidence(obs, pm.levels)
+    log_e = level_evidence(obs, pm.levels).to(pm.log_p.device)
     c, d, k = pm.log_p.shape
     vals = level_values(k, pm.log_p.device)
-    step = max(1, _CHUNK // (c * d * k))
+    p_shift = pm.log_p.amax(-1, keepdim=True)
+    p = torch.exp(pm.log_p - p_shift).permute(1, 2, 0)  # (D, K, C), max 1 per (c, d)
+    step = max(1, _CHUNK // (c * d))
     means, samples = [], []
     for s in range(0, len(obs), step):
-        a = pm.log_p[None] + log_e[s : s + step, None]  # (s, C, D, K)
-        log_z = torch.logsumexp(a, -1)
+        le = log_e[s : s + step]
+        e_shift = le.amax(-1, keepdim=True)
+        e = torch.exp(le - e_shift).permute(1, 0, 2)  # (D, s, K)
+        z = torch.bmm(e, p)  # (D, s, C): sum_k p e, up to the shifts
+        first = torch.bmm(e * vals, p)
+        log_z = z.log().permute(1, 2, 0) + e_shift.permute(0, 2, 1) + p_shift[None, :, :, 0]  # (s, C, D)
+        if obs.kind == "mask":  # one-hot evidence: log Z is the observed level's log-probability, exactly
+            observed = obs.mask.reshape(-1).to(le.device)
+            k_obs = torch.argmax(le, -1)  # (s, D)
+            exact = pm.log_p[:, torch.arange(d, device=le.device)[None], k_obs].permute(1, 0, 2)  # (s, C, D)
+            log_z = torch.where(observed, exact, torch.zeros_like(exact))
         resp = torch.softmax(pm.log_w + log_z.sum(-1), dim=1)  # (s, C)
-        q = torch.exp(a - log_z[..., None])
-        means.append(torch.einsum("sc,scdk,k->sd", resp, q, vals))
-        comp = _draw(resp.log()[:, None, :].expand(-1, draws, -1), generator)  # (s, draws)
-        picked = a[torch.arange(len(a))[:, None], comp]  # (s, draws, D, K)
+        cond = (first / z.clamp_min(1e-300)).permute(1, 2, 0)  # (s, C, D): E[x_d | c, y]
+        means.append(torch.einsum("sc,scd->sd", resp, cond))
+        comp = _draw(resp.clamp_min(1e-300).log()[:, None, :].expand(-1, draws, -1), generator)  # (s, draws)
+        picked = pm.log_p[comp] + le[:, None]  # (s, draws, D, K)
         samples.append(vals[_draw(picked, generator)])
     return torch.cat(means), torch.cat(samples)
 

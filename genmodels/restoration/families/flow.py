@@ -1,23 +1,26 @@
-"""Flow: MAP in the flow's latent space (:mod:`..latent`), ``log p_base(z) + log p(y | f^-1(z))``.
+"""Flow: posterior mean by self-normalised importance sampling with the flow's own draws (:mod:`..importance`).
 
-The quantized front end makes ``log p(v)`` piecewise in data space, so the search runs on the
-base latent instead, through the inverse ``f^-1`` (continuous in ``z``; its output is the
-relaxed, dequantized image ``v``, mapped to data units by ``quantize_back``). This is the MAP
-of the latent, not of the image (they differ by the log-determinant), and approximate.
+A gradient search is a poor fit for this flow: its quantized front end is an autoregressive
+categorical model whose log-probabilities are piecewise constant in the input (zero gradient
+in data space), and searching its latent needs the sequential inverse at every step. Exact
+draws of its discrete model are cheap in bulk, so the posterior mean is estimated from
+``importance_samples`` of them, shared by every image (approximate; consistent in the number
+of draws, degenerate when the observation is very informative, e.g. large observed regions).
 """
 
 from __future__ import annotations
 
 import torch
 
-from genmodels.restoration.base import Restoration, register_restorer
-from genmodels.restoration.latent import restore_by_latent
+from genmodels.restoration.base import Restoration, Undefined, register_restorer
+from genmodels.restoration.importance import importance_posterior
 
 
 @register_restorer("flow")
 def restore_flow(model, obs, config, generator: torch.Generator) -> Restoration:  # noqa: ANN001
-    def starts(s: int, e: int) -> torch.Tensor:
-        first = torch.zeros(e - s, model.latent_dim, device=model.device)
-        return torch.stack([first, *(model.sample_latent(e - s, generator) for _ in range(config.completions - 1))])
-
-    return restore_by_latent(model.decode, model.log_base, starts, obs, config, "latent MAP through the inverse flow from 0 and base draws (approximate)")
+    if model.info.levels is None:
+        raise Undefined("flow restoration by importance sampling needs image data on discrete levels")
+    draws = torch.cat([model.sample(min(2048, config.importance_samples - s), generator) for s in range(0, config.importance_samples, 2048)])
+    mean, completions, ess = importance_posterior(draws.cpu(), obs, config.exact_sigma, int(model.info.levels), config.completions, generator)
+    method = f"importance sampling with {len(draws)} flow draws (median effective sample size {float(ess.median()):.1f})"
+    return Restoration(mean, completions, False, method)
