@@ -44,11 +44,12 @@ class Reference:
 REFERENCES: Registry[Reference] = Registry("reference restorer")
 
 
-def _each_image(obs: Observation, fn: Callable[[np.ndarray, int], np.ndarray], shape: tuple[int, ...] | None = None) -> Tensor:
-    """Apply ``fn(image (C, h, w) float64, index)`` to every observed image; back to a float32 batch."""
-    y = obs.y.detach().cpu().double().numpy()
-    out = np.stack([fn(img, i) for i, img in enumerate(y)])
-    return torch.from_numpy(out).float().clamp(0.0, 1.0).reshape(len(y), *(shape or obs.shape))
+def _each_image(obs: Observation, fn: Callable[[np.ndarray, int], np.ndarray]) -> Tensor:
+    """Apply ``fn(image (h, w, C) float64, index) -> (H, W, C)`` (channels last, as scikit-image
+    returns them) to every observed image; back to a float32 ``(n, C, H, W)`` batch."""
+    y = np.moveaxis(obs.y.detach().cpu().double().numpy(), 1, -1)
+    out = np.stack([np.asarray(fn(img, i)).reshape(*obs.shape[1:], obs.shape[0]) for i, img in enumerate(y)])
+    return torch.from_numpy(np.moveaxis(out, -1, 1).copy()).float().clamp(0.0, 1.0)
 
 
 def _check(name: str, obs: Observation) -> None:
@@ -60,7 +61,7 @@ def _tv(obs: Observation, train: Tensor, weight: float) -> Restoration:
     from skimage.restoration import denoise_tv_chambolle
 
     _check("ref-tv", obs)
-    out = _each_image(obs, lambda img, i: denoise_tv_chambolle(img, weight=weight, channel_axis=0))
+    out = _each_image(obs, lambda img, i: denoise_tv_chambolle(img, weight=weight, channel_axis=-1))
     return Restoration(out, None, False, f"denoise_tv_chambolle(weight={weight:g})")
 
 
@@ -69,7 +70,7 @@ def _nlm(obs: Observation, train: Tensor, h_factor: float) -> Restoration:
 
     _check("ref-nlm", obs)
     h = h_factor * obs.sigma
-    out = _each_image(obs, lambda img, i: denoise_nl_means(img, h=h, sigma=obs.sigma, patch_size=3, patch_distance=3, channel_axis=0))
+    out = _each_image(obs, lambda img, i: denoise_nl_means(img, h=h, sigma=obs.sigma, patch_size=3, patch_distance=3, channel_axis=-1))
     return Restoration(out, None, False, f"denoise_nl_means(h={h_factor:g} sigma, patch 3, distance 3)")
 
 
@@ -77,8 +78,8 @@ def _biharmonic(obs: Observation, train: Tensor) -> Restoration:
     from skimage.restoration import inpaint_biharmonic
 
     _check("ref-biharmonic", obs)
-    missing = (~obs.mask).cpu().numpy()
-    out = _each_image(obs, lambda img, i: inpaint_biharmonic(img, missing, channel_axis=0))
+    missing = (~obs.mask[0]).cpu().numpy()  # the same pixels of every channel
+    out = _each_image(obs, lambda img, i: inpaint_biharmonic(img, missing, channel_axis=-1))
     return Restoration(out, None, False, "inpaint_biharmonic")
 
 
@@ -86,7 +87,7 @@ def _bicubic(obs: Observation, train: Tensor) -> Restoration:
     from skimage.transform import resize
 
     _check("ref-bicubic", obs)
-    out = _each_image(obs, lambda img, i: resize(img, obs.shape, order=3, mode="edge", anti_aliasing=False))
+    out = _each_image(obs, lambda img, i: resize(img, (*obs.shape[1:], obs.shape[0]), order=3, mode="edge", anti_aliasing=False))
     return Restoration(out, None, False, "resize(order=3) of the pooled image")
 
 
