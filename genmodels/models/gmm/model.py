@@ -28,39 +28,12 @@ from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import LikelihoodKind
 from genmodels.models.core.dequantize import dequantize, level_edges, log_normal_cell_mass, to_levels
 from genmodels.models.core.direct import DirectFitModel
+from genmodels.models.core.mixture import gaussian_mixture_log_density, gaussian_mixture_sample, sklearn_seed
 from genmodels.models.core.registry import register_model
 from genmodels.models.gmm.config import GMMConfig
 
-LOG_2PI = math.log(2 * math.pi)
 _BLOCK = 1 << 22  # rows x components x dims evaluated at once by log_likelihood
 
-
-def _sklearn_seed(generator: torch.Generator) -> int:
-    """A 31-bit seed for scikit-learn drawn from the torch generator (fixed seed -> same fit)."""
-    return int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device).item())
-
-
-def gaussian_mixture_log_density(v: Tensor, log_weights: Tensor, means: Tensor, prec_chol: Tensor) -> Tensor:
-    """log sum_k w_k N(v; mu_k, Sigma_k) for ``v`` (n, D); ``prec_chol`` is P_k (K, D, D) or 1/sigma (K, D)."""
-    n, dim = v.shape
-    k = means.shape[0]
-    full = prec_chol.dim() == 3
-    if full:
-        log_det = torch.diagonal(prec_chol, dim1=1, dim2=2).log().sum(1)  # (K,)
-        shift = torch.einsum("kd,kde->ke", means, prec_chol)  # mu_k^T P_k
-    else:
-        log_det = prec_chol.log().sum(1)
-    const = log_weights + log_det - 0.5 * dim * LOG_2PI  # (K,)
-    rows = max(1, _BLOCK // (k * dim))
-    out = []
-    for start in range(0, n, rows):
-        x = v[start : start + rows]
-        if full:
-            y = torch.einsum("nd,kde->nke", x, prec_chol) - shift  # P_k^T (x - mu_k)
-        else:
-            y = (x[:, None, :] - means) * prec_chol
-        out.append(torch.logsumexp(const - 0.5 * (y * y).sum(-1), dim=1))
-    return torch.cat(out) if out else v.new_zeros(0)
 
 
 @register_model("gmm")
@@ -90,7 +63,7 @@ class GMM(DirectFitModel):
         v = self._flat(dequantize(x, self.info.levels, generator))
         gm = GaussianMixture(
             n_components=cfg.n_components, covariance_type=cfg.covariance_type, reg_covar=cfg.reg_covar,
-            n_init=cfg.n_init, max_iter=cfg.max_iter, tol=cfg.tol, random_state=_sklearn_seed(generator),
+            n_init=cfg.n_init, max_iter=cfg.max_iter, tol=cfg.tol, random_state=sklearn_seed(generator),
         )  # fmt: skip
         gm.fit(v.cpu().numpy())
         self.set_parameters(gm.weights_, gm.means_, gm.precisions_cholesky_)
@@ -147,16 +120,6 @@ class GMM(DirectFitModel):
     def sample(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
         """Ancestral sampling: a component by weight, then ``v = mu_k + T P_k^-T z``, then its level (images)."""
         self._check_sampling(temperature)
-        dev = self.device
-        comp = torch.multinomial(self.log_weights.exp(), n, replacement=True, generator=generator)
-        z = torch.randn(n, self.dim, generator=generator, device=dev, dtype=torch.float64) * temperature
-        if self.prec_chol.dim() == 3:
-            v = torch.empty_like(z)
-            for k in torch.unique(comp).tolist():
-                rows = comp == k
-                lower = self.prec_chol[k].T  # P^T is lower triangular: solve P^T e = z for each row
-                v[rows] = torch.linalg.solve_triangular(lower, z[rows].T, upper=False).T + self.means[k]
-        else:
-            v = self.means[comp] + z / self.prec_chol[comp]
+        v = gaussian_mixture_sample(n, self.log_weights, self.means, self.prec_chol, generator, temperature)
         v = v.to(torch.float32).view(n, *self.data_shape)
         return to_levels(v, self.info.levels)

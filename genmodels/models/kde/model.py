@@ -38,6 +38,7 @@ from genmodels.data.base import DatasetInfo
 from genmodels.models.core.base import LikelihoodKind
 from genmodels.models.core.dequantize import dequantize, to_levels
 from genmodels.models.core.direct import DirectFitModel
+from genmodels.models.core.mixture import sklearn_seed
 from genmodels.models.core.registry import register_model
 from genmodels.models.kde.config import KDEConfig
 from genmodels.models.kde.diagonal import cell_table, choose_factor, level_index, log_prob_levels
@@ -45,10 +46,6 @@ from genmodels.models.kde.diagonal import cell_table, choose_factor, level_index
 LOG_2PI = math.log(2 * math.pi)
 _BLOCK = 1 << 22  # query x support pairs evaluated at once
 
-
-def _sklearn_seed(generator: torch.Generator) -> int:
-    """A 31-bit seed for scikit-learn drawn from the torch generator (fixed seed -> same fit)."""
-    return int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device).item())
 
 
 def kept_dims(n_components: int | float, eigenvalues: np.ndarray) -> int:
@@ -171,7 +168,7 @@ class KDE(DirectFitModel):
         if cfg.whiten:
             scores = scores / np.sqrt(lam[:d])
         factors = np.geomspace(cfg.bandwidth_min, cfg.bandwidth_max, cfg.n_bandwidths)
-        seed = _sklearn_seed(generator)
+        seed = sklearn_seed(generator)
         m = len(v) if cfg.cv_max_points is None else min(len(v), cfg.cv_max_points)
         subset = scores if m == len(v) else scores[np.random.default_rng(seed).choice(len(v), m, replace=False)]
         folds = list(KFold(cfg.cv_folds, shuffle=True, random_state=seed).split(subset))
@@ -205,7 +202,7 @@ class KDE(DirectFitModel):
         centres = (k.to(torch.float64) + 0.5) / levels
         scales = centres.std(0, correction=0).clamp_min(1.0 / levels)
         factors = np.geomspace(cfg.bandwidth_min, cfg.bandwidth_max, cfg.n_bandwidths) * len(k) ** (-1.0 / (self.dim + 4))  # times Scott's n^(-1/(D+4))
-        seed = _sklearn_seed(generator)
+        seed = sklearn_seed(generator)
         m = len(k) if cfg.cv_max_points is None else min(len(k), cfg.cv_max_points)
         subset = k if m == len(k) else k[np.sort(np.random.default_rng(seed).choice(len(k), m, replace=False))]
         folds = list(KFold(cfg.cv_folds, shuffle=True, random_state=seed).split(subset.numpy()))
