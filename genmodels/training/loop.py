@@ -344,6 +344,9 @@ def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: Worker
         final = epoch == job.fit.epochs - 1 or (best_val and selection.stops(state.history, job.fit))
         if best_val and final:
             state.model.load_state_dict(state.best_state)  # the final checkpoint holds the selected weights
+        if final:
+            gen = torch.Generator(device=ctx.device).manual_seed(epoch_seed(job.seed, job.fit.epochs))  # the same on every rank
+            row.update({f"finish/{k}": v for k, v in state.model.finish_training(xt.to(ctx.device), gen).items()})
         ctx.save(row, state.writer(job, epoch, ctx.device), final=final)
     return state.history
 

@@ -165,3 +165,36 @@ def test_mixture_decoder_is_a_distribution_on_the_levels_and_draws_follow_it() -
         for a, b in draws.round().long().tolist():
             counts[3 * a + b] += 1
         assert torch.allclose(counts / 20000, p.float(), atol=0.015)
+
+
+def test_refit_prior_replaces_the_prior_after_training(digits) -> None:
+    """``refit_prior``: the trained prior until finish_training, then the EM mixture on the aggregate
+    posterior, whose density the IW bound uses and whose draws sample() decodes."""
+    from sklearn.mixture import GaussianMixture
+
+    torch.manual_seed(0)
+    model = build_model("vae", {"latent_dim": 2, "hidden": [16], "refit_prior": 3, "refit_draws": 4, "prior_components": 5}, INFO).eval()
+    x = torch.from_numpy(digits.train.x[:200])
+    z = torch.randn(7, 2)
+    before = model.log_prior(z)
+    assert torch.allclose(before, model.latent_prior.trained.log_prob(z))
+    stats = model.finish_training(x, torch.Generator().manual_seed(0))
+    assert bool(model.refit_fitted) and stats["prior_refit_converged"] == 1.0
+    assert model.prior_components() is None
+    # the prior is the mixture scikit-learn fits to the same draws
+    gen = torch.Generator().manual_seed(0)
+    from genmodels.models.core.mixture import sklearn_seed
+
+    v = dequantize(x, 17, None)
+    with torch.no_grad():
+        mu, log_std = model.encode(v)
+    draws = torch.cat([mu + log_std.exp() * torch.randn(mu.shape, generator=gen) for _ in range(4)])
+    gm = GaussianMixture(3, covariance_type="full", reg_covar=1e-4, max_iter=500, random_state=sklearn_seed(gen)).fit(draws.double().numpy())
+    torch.testing.assert_close(model.log_prior(z).double(), torch.from_numpy(gm.score_samples(z.double().numpy())), rtol=1e-5, atol=1e-5)
+    # a checkpoint restores it; draws come from it
+    clone = build_model("vae", model.config.model_dump(), INFO).eval()
+    clone.load_state_dict(model.state_dict())
+    assert torch.equal(clone.log_prior(z), model.log_prior(z))
+    zs = model.sample_latent(20_000, torch.Generator().manual_seed(1))
+    assert torch.allclose(zs.mean(0).double(), torch.from_numpy(gm.weights_ @ gm.means_), atol=0.05)
+    assert torch.isfinite(model.log_likelihood(v[:8], torch.Generator().manual_seed(2))).all()

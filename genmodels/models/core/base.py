@@ -54,6 +54,12 @@ class GenerativeModel(nn.Module):
         """Fit on the whole training split at once; returns named statistics to log."""
         raise NotImplementedError
 
+    def finish_training(self, x: Tensor, generator: torch.Generator) -> dict[str, float]:
+        """Called once on the trained weights (the selected epoch's), on the whole training split,
+        before the final checkpoint is written; returns named statistics for the last history row.
+        Default: nothing (a VAE may refit its prior here)."""
+        return {}
+
     #: Names of this module's buffers whose shape is learned from data (e.g. a KDE's
     #: support points); loading a state dict resizes them instead of failing.
     resizable_buffers: ClassVar[tuple[str, ...]] = ()

@@ -31,3 +31,9 @@ class VAEConfig(StrictModel):
     # Gaussians per pixel in the decoder, p(v_d|z) = sum_j w_dj N(mu_dj, s_dj^2): a stroke's edge pixel
     # is either background or ink, which one Gaussian can only cover by spreading over every level
     decoder_components: int = Field(1, ge=1)
+    # after training, replace the prior by a full-covariance Gaussian mixture with this many components
+    # fitted by EM to the aggregate posterior (refit_draws z ~ q(z|x) per training image; 0: keep the
+    # trained prior). Ex-post density estimation (Ghosh et al. 2020; Dai & Wipf 2019's second stage):
+    # the reported NLL and the draws both use the refitted prior
+    refit_prior: int = Field(0, ge=0)
+    refit_draws: int = Field(10, ge=1)  # posterior draws per training image for the refit

@@ -34,7 +34,7 @@ from genmodels.models.core.dequantize import dequantize, level_edges, log_normal
 from genmodels.models.core.nets import ConvDecoder, ConvEncoder, mlp
 from genmodels.models.core.registry import register_model
 from genmodels.models.vae.config import VAEConfig
-from genmodels.models.vae.priors import Components, LatentPrior, PriorSpec, attach_prior
+from genmodels.models.vae.priors import Components, LatentPrior, PriorSpec, RefitPrior, attach_prior
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -62,6 +62,8 @@ class VAE(GenerativeModel):
         spec = PriorSpec(z, config.prior_components, self.data_shape, self.bounded)
         # registers prior_mixture.* (mixture) or pseudo_inputs (vamp) on this module
         self.latent_prior: LatentPrior = attach_prior(config.prior, self, spec, self.encode)
+        if config.refit_prior:  # registers refit_* buffers: the mixture that replaces the prior after training
+            self.latent_prior = RefitPrior.attach(self, spec, self.encode, self.latent_prior, config.refit_prior)
 
     # -- prior (strategy: genmodels.models.vae.priors) -------------------------------------
     def prior_components(self) -> Components | None:
@@ -141,6 +143,24 @@ class VAE(GenerativeModel):
             rec = -self.log_px_given_z(v, mixture, discrete=False)
         kl = self.latent_prior.kl(mu, log_std, eps, z)  # closed form for N(0, I), else one-sample
         yield "model", (rec + self.config.beta * kl).mean() / self.dim
+
+    @torch.no_grad()
+    def finish_training(self, x: Tensor, generator: torch.Generator) -> dict[str, float]:
+        """With ``refit_prior`` K > 0: fit the K-component mixture prior to ``refit_draws`` draws
+        ``z ~ q(z|x)`` per training image (the encoder sees cell centres, as the NLL's does)."""
+        if not isinstance(self.latent_prior, RefitPrior):
+            return {}
+        was_training = self.training
+        self.eval()
+        v = dequantize(x, self.info.levels, None)
+        draws = []
+        for _ in range(self.config.refit_draws):
+            for part in v.split(4096):
+                mu, log_std = self.encode(part)
+                draws.append(mu + log_std.exp() * torch.randn(mu.shape, generator=generator, device=mu.device))
+        stats = self.latent_prior.fit(torch.cat(draws), generator)
+        self.train(was_training)
+        return stats
 
     def decode(self, z: Tensor) -> Tensor:
         return quantize_back(self.decoder_mean(z), self.info.levels)
