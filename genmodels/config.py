@@ -2,7 +2,7 @@
 
 Each top-level section maps 1:1 onto a config class that lives beside what it configures
 (``data/config.py``, ``training/config.py``, ``metrics/config.py``, ``sampling.py``,
-``training/tune_config.py``, each family's package); this module only composes them.
+``training/tune_config.py``, ``restoration/config.py``, each family's package); this module only composes them.
 ``models:`` maps each model's name to its family; every model may have a section of its own
 (``model``, ``fit``) whose ``model`` mapping is validated by the family's config class. Any
 unknown key, wrong type or out-of-range value raises :class:`ConfigError` with one line
@@ -24,6 +24,7 @@ from genmodels.configbase import StrictModel, key_text, validate
 from genmodels.data.config import DataConfig
 from genmodels.errors import ConfigError
 from genmodels.metrics.config import EvaluateConfig, EvaluatorConfig
+from genmodels.restoration.config import RestoreConfig
 from genmodels.sampling import SampleConfig
 from genmodels.training.config import FitConfig, ScalingConfig
 from genmodels.training.tune_config import TuneConfig
@@ -65,6 +66,7 @@ class Params(StrictModel):
     sample: SampleConfig = SampleConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     tune: TuneConfig = TuneConfig()
+    restore: RestoreConfig = RestoreConfig()  # the restoration stages (restore@<model>, restore-reference)
 
     @field_validator("models", mode="before")
     @classmethod

@@ -1,6 +1,6 @@
 """What a restorer returns, the exception for a task a family cannot do, and the restorer registry.
 
-A restorer is a function ``(model, observation, config, generator) -> Restoration`` registered
+A restorer is a function ``(model, observation, config, generator, shared) -> Restoration`` registered
 under its family's name (``@register_restorer("gmm")`` in :mod:`genmodels.restoration.families`);
 :func:`restore` finds it by ``model.family``. Every restorer reads only the observation
 (:class:`~genmodels.restoration.tasks.Observation`) and its model, never the clean images.
@@ -40,7 +40,7 @@ class Restoration:
     method: str
 
 
-Restorer = Callable[["GenerativeModel", "Observation", "RestoreConfig", torch.Generator], Restoration]
+Restorer = Callable[["GenerativeModel", "Observation", "RestoreConfig", torch.Generator, "dict | None"], Restoration]
 RESTORERS: Registry[Restorer] = Registry("restorer", package="genmodels.restoration.families")
 
 
@@ -49,8 +49,14 @@ def register_restorer(family: str) -> Callable[[Restorer], Restorer]:
     return RESTORERS.register(family)
 
 
-def restore(model: GenerativeModel, obs: Observation, config: RestoreConfig | None = None, generator: torch.Generator | None = None) -> Restoration:
+def restore(
+    model: GenerativeModel, obs: Observation, config: RestoreConfig | None = None, generator: torch.Generator | None = None,
+    shared: dict | None = None,
+) -> Restoration:
     """Restore the observation with the model's family restorer (default config; seed 0 unless a generator is given).
+
+    ``shared``: work a restorer may keep for the model's other tasks (the flow's prior draws);
+    pass the same dict for every task of one model, or None to start afresh.
 
     Raises :class:`Undefined` (with the reason) when the family cannot do the task.
     """
@@ -66,7 +72,7 @@ def restore(model: GenerativeModel, obs: Observation, config: RestoreConfig | No
     model.eval()  # dropout off (the flow's MADE), batch statistics frozen
     try:
         with torch.no_grad():
-            return RESTORERS.get(family)(model, obs, config or RestoreConfig(), gen)
+            return RESTORERS.get(family)(model, obs, config or RestoreConfig(), gen, shared)
     finally:
         model.train(training)
 

@@ -1,19 +1,46 @@
-"""The restorers' typed config: the one source of their defaults."""
+"""The restoration stage's typed config (``restore:`` in params.yaml): the one source of its defaults.
+
+The defaults keep every ``restore@<model>`` stage on the digits preset within seconds at one
+thread (measured in docs/restoration.md): a seeded subset of ``n_images`` test images, the
+flow's importance draws drawn once per model and shared by all tasks, short Gibbs chains and
+latent searches. Raise them for tighter estimates.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from genmodels.configbase import StrictModel
+from genmodels.errors import ConfigError
+from genmodels.restoration.names import DEFAULT_TASKS, check_task_name
+
+
+def _checked(check, name: str) -> str:  # noqa: ANN001
+    """``check(name)``, its :class:`ConfigError` as a ValueError so that the message names the dotted key."""
+    try:
+        return check(name)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class RestoreConfig(StrictModel):
+    tasks: list[str] = Field(default_factory=lambda: list(DEFAULT_TASKS))  # <kind>-<strength>: denoise-<sigma>, inpaint-square|half, superres-<factor>
+    n_images: int = Field(100, ge=1)  # test images restored (a seeded subset; all when the split is smaller)
+    pictures: int = Field(8, ge=0)  # images per task in the corrupted | restored | clean picture
     completions: int = Field(4, ge=1)  # posterior draws (or restarts, for MAP families) kept per image
-    gibbs_burn_in: int = Field(100, ge=0)  # RBM: conditional Gibbs sweeps discarded before averaging
-    gibbs_sweeps: int = Field(400, ge=1)  # RBM: sweeps averaged (Rao-Blackwellised where per-pixel)
-    gibbs_chains: int = Field(4, ge=1)  # RBM: independent chains per image
-    latent_steps: int = Field(300, ge=1)  # VAE/GAN/flow: Adam steps of the latent MAP
+    gibbs_burn_in: int = Field(50, ge=0)  # RBM: conditional Gibbs sweeps discarded before averaging
+    gibbs_sweeps: int = Field(100, ge=1)  # RBM: sweeps averaged (Rao-Blackwellised where per-pixel)
+    gibbs_chains: int = Field(2, ge=1)  # RBM: independent chains per image
+    latent_steps: int = Field(100, ge=1)  # VAE/GAN: Adam steps of the latent MAP
     latent_lr: float = Field(0.05, gt=0.0)  # Adam's learning rate on the latent
-    importance_samples: int = Field(20000, ge=1)  # flow: prior draws weighted by the observation's likelihood
+    importance_samples: int = Field(4000, ge=1)  # flow: prior draws (once per model, shared by all tasks) weighted by the observation's likelihood
     exact_sigma: float = Field(0.05, gt=0.0)  # noise level that continuous families assume for exact observations (mask, pool)
     batch_size: int = Field(512, ge=1)  # images restored at once by the iterative restorers
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, v: list[str]) -> list[str]:
+        repeated = sorted({t for t in v if v.count(t) > 1})
+        if repeated:
+            raise ValueError(f"each task once, {repeated[0]!r} is listed {v.count(repeated[0])} times")
+        return [_checked(check_task_name, t) for t in v]

@@ -24,11 +24,12 @@ from torch import Tensor
 
 from genmodels.errors import ConfigError
 from genmodels.registry import Registry
+from genmodels.restoration.names import DEFAULT_TASKS, denoise_sigma, inpaint_region, split_task, superres_factor, task_key
+
+__all__ = ["DEFAULT_TASKS", "TASK_KINDS", "Observation", "Task", "get_task", "register_task_kind"]
 
 ObservationKind = Literal["noise", "mask", "pool"]
 
-#: The tasks of the restoration stage, in report order.
-DEFAULT_TASKS = ("denoise-0.2", "denoise-0.5", "inpaint-square", "inpaint-half", "superres-2", "superres-4")
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,7 @@ class Task:
     def key(self) -> str:
         """The metric-key prefix ``<task>_<strength>`` of the public contract (``denoise_0.5``,
         ``inpaint_half``, ``superres_x4``)."""
-        strength = f"x{self.strength}" if self.kind == "superres" else self.strength
-        return f"{self.kind}_{strength}"
+        return task_key(self.name)
 
     def corrupt(self, x: Tensor, seed: int) -> Observation:
         """The observation of clean images ``x`` ``(n, C, H, W)`` in [0, 1]; the same for the same seed."""
@@ -99,27 +99,16 @@ def register_task_kind(kind: str) -> Callable[[TaskFactory], TaskFactory]:
 
 def get_task(name: str) -> Task:
     """The task called ``<kind>-<strength>``; a bad name or strength raises :class:`ConfigError` (one line)."""
-    kind, sep, strength = str(name).partition("-")
-    if not sep or not strength:
-        raise ConfigError(f"restoration task {name!r}: expected <kind>-<strength> (e.g. denoise-0.2; kinds: {', '.join(TASK_KINDS.names())})")
+    kind, strength = split_task(name, tuple(TASK_KINDS.names()))
     if kind not in TASK_KINDS:
         raise ConfigError(f"restoration task {name!r}: unknown kind {kind!r} (known: {', '.join(TASK_KINDS.names())})")
     return TASK_KINDS.get(kind)(strength)
 
 
-def _number(task: str, strength: str, cast: type) -> float | int:
-    try:
-        return cast(strength)
-    except ValueError:
-        raise ConfigError(f"restoration task {task}-{strength}: the strength must be a {cast.__name__}") from None
-
-
 @register_task_kind("denoise")
 def denoise(strength: str) -> Task:
     """Additive Gaussian noise of standard deviation ``sigma`` (in [0, 1] units), clipped to [0, 1]."""
-    sigma = float(_number("denoise", strength, float))
-    if not 0.0 < sigma < float("inf"):
-        raise ConfigError(f"restoration task denoise-{strength}: sigma must be a finite number > 0")
+    sigma = denoise_sigma(strength)
 
     def corrupt(x: Tensor, gen: torch.Generator) -> Observation:
         noise = torch.randn(x.shape, generator=gen, dtype=torch.float64)
@@ -145,8 +134,7 @@ def region_mask(shape: tuple[int, ...], region: str) -> Tensor:
 @register_task_kind("inpaint")
 def inpaint(strength: str) -> Task:
     """Missing pixels in a fixed region (``square`` or ``half``); the rest observed exactly."""
-    if strength not in ("square", "half"):
-        raise ConfigError(f"restoration task inpaint-{strength}: the region must be square or half")
+    inpaint_region(strength)
 
     def corrupt(x: Tensor, gen: torch.Generator) -> Observation:
         mask = region_mask(tuple(x.shape[1:]), strength).to(x.device)
@@ -160,9 +148,7 @@ def inpaint(strength: str) -> Task:
 @register_task_kind("superres")
 def superres(strength: str) -> Task:
     """The ``f x f`` average-pooled image (``f`` = 2 or 4), to be upsampled back."""
-    factor = int(_number("superres", strength, int))
-    if factor < 2:
-        raise ConfigError(f"restoration task superres-{strength}: the factor must be an integer >= 2")
+    factor = superres_factor(strength)
 
     def corrupt(x: Tensor, gen: torch.Generator) -> Observation:
         h, w = x.shape[2:]

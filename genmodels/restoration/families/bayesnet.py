@@ -19,7 +19,7 @@ from genmodels.restoration.tree import draw, marginals
 
 
 @register_restorer("bayesnet")
-def restore_bayesnet(model, obs, config, generator: torch.Generator) -> Restoration:  # noqa: ANN001
+def restore_bayesnet(model, obs, config, generator: torch.Generator, shared: dict | None = None) -> Restoration:  # noqa: ANN001
     if not model.discrete:
         raise Undefined("bayesnet restoration needs image data on discrete levels")
     if obs.kind == "pool":

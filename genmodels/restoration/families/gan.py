@@ -14,7 +14,7 @@ def standard_normal_log_prior(z: torch.Tensor) -> torch.Tensor:
 
 
 @register_restorer("gan")
-def restore_gan(model, obs, config, generator: torch.Generator) -> Restoration:  # noqa: ANN001
+def restore_gan(model, obs, config, generator: torch.Generator, shared: dict | None = None) -> Restoration:  # noqa: ANN001
     def starts(s: int, e: int) -> torch.Tensor:
         first = torch.zeros(e - s, model.latent_dim, device=model.device)
         return torch.stack([first, *(model.sample_latent(e - s, generator) for _ in range(config.completions - 1))])

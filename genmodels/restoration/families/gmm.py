@@ -26,7 +26,7 @@ def level_tables(means: torch.Tensor, log_std: torch.Tensor, levels: int) -> tor
 
 
 @register_restorer("gmm")
-def restore_gmm(model, obs, config, generator: torch.Generator) -> Restoration:  # noqa: ANN001
+def restore_gmm(model, obs, config, generator: torch.Generator, shared: dict | None = None) -> Restoration:  # noqa: ANN001
     levels = model.info.levels
     if levels is None:
         raise Undefined("gmm restoration needs image data on discrete levels")

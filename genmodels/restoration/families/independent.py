@@ -9,7 +9,7 @@ from genmodels.restoration.products import ProductMixture, posterior
 
 
 @register_restorer("independent")
-def restore_independent(model, obs, config, generator: torch.Generator) -> Restoration:  # noqa: ANN001
+def restore_independent(model, obs, config, generator: torch.Generator, shared: dict | None = None) -> Restoration:  # noqa: ANN001
     """``P(x_d | y) ∝ P_d(x_d) e_d(x_d)`` per pixel; pooling: the exact block-sum convolution."""
     if model.levels is None:
         raise Undefined("independent on continuous data has no level tables to condition")

@@ -18,7 +18,7 @@ from genmodels.restoration.products import ProductMixture, log_uniform, posterio
 
 
 @register_restorer("kde")
-def restore_kde(model, obs, config, generator: torch.Generator) -> Restoration:  # noqa: ANN001
+def restore_kde(model, obs, config, generator: torch.Generator, shared: dict | None = None) -> Restoration:  # noqa: ANN001
     levels = model.info.levels
     if levels is None:
         raise Undefined("kde restoration needs image data on discrete levels")

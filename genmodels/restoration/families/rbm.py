@@ -52,7 +52,7 @@ def block_conditional(log_p: Tensor, blocks: Tensor, sums: Tensor, generator: to
 
 
 @register_restorer("rbm")
-def restore_rbm(model, obs, config, generator: torch.Generator) -> Restoration:  # noqa: ANN001
+def restore_rbm(model, obs, config, generator: torch.Generator, shared: dict | None = None) -> Restoration:  # noqa: ANN001
     if model.visible != "binomial":
         raise Undefined(f"rbm restoration is defined for binomial visible units (this one has {model.visible})")
     levels, n_trials = int(model.info.levels), model.trials

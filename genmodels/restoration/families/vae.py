@@ -21,7 +21,7 @@ def filled(obs, start: int, end: int) -> torch.Tensor:  # noqa: ANN001
 
 
 @register_restorer("vae")
-def restore_vae(model, obs, config, generator: torch.Generator) -> Restoration:  # noqa: ANN001
+def restore_vae(model, obs, config, generator: torch.Generator, shared: dict | None = None) -> Restoration:  # noqa: ANN001
     def starts(s: int, e: int) -> torch.Tensor:
         first, _ = model.encode(dequantize(filled(obs, s, e), model.info.levels, None))
         rest = [model.sample_latent(e - s, generator) for _ in range(config.completions - 1)]
