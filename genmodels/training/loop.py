@@ -315,6 +315,17 @@ def _validate(job: TrainJob, state: _State, epoch: int, xv: Tensor, ctx: WorkerC
     return {selection.VAL_KEY: value, "val_seconds": time.perf_counter() - t0}
 
 
+def _finish(job: TrainJob, state: _State, xt: Tensor, xv: Tensor | None, ctx: WorkerContext) -> dict[str, float]:
+    """The model's :meth:`~GenerativeModel.finish_training` on the kept weights (the same on every
+    rank), and the validation NLL of the finished model when it changed anything."""
+    gen = torch.Generator(device=ctx.device).manual_seed(epoch_seed(job.seed, job.fit.epochs))
+    stats = {f"finish/{k}": v for k, v in state.model.finish_training(xt.to(ctx.device), gen).items()}
+    if stats and xv is not None:
+        val_gen = selection.val_generator(job.seed, ctx.rank, ctx.device)
+        stats[f"finish/{selection.VAL_KEY}"] = selection.validation_nll(state.model, xv, val_gen, job.fit.val_samples, ctx.rank, ctx.world_size)
+    return stats
+
+
 def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: WorkerContext) -> list[dict[str, float]]:
     """Train ``job`` on ``(x, y)``; returns the per-epoch history (every rank).
 
@@ -345,8 +356,7 @@ def train_worker(job: TrainJob, x: np.ndarray, y: np.ndarray | None, ctx: Worker
         if best_val and final:
             state.model.load_state_dict(state.best_state)  # the final checkpoint holds the selected weights
         if final:
-            gen = torch.Generator(device=ctx.device).manual_seed(epoch_seed(job.seed, job.fit.epochs))  # the same on every rank
-            row.update({f"finish/{k}": v for k, v in state.model.finish_training(xt.to(ctx.device), gen).items()})
+            row.update(_finish(job, state, xt, xv, ctx))
         ctx.save(row, state.writer(job, epoch, ctx.device), final=final)
     return state.history
 

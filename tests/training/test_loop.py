@@ -142,3 +142,23 @@ def test_a_read_only_float32_array_is_trained_on_without_a_copy() -> None:
     assert converted.dtype == torch.float32 and torch.equal(converted, t)
     strided = _read_only_tensor(shared[:, ::2], np.float32)
     assert strided.is_contiguous() and torch.equal(strided, t[:, ::2])
+
+
+
+def test_finish_training_runs_once_on_the_kept_weights(data, digits, tmp_path) -> None:
+    """The model's finish_training (a VAE refitting its prior) runs after the last epoch, on the
+    selected weights; its statistics and the finished model's validation NLL end the history,
+    and the final checkpoint holds the finished model."""
+    from genmodels.models import build_model
+
+    j = TrainJob.create(
+        name="vae", family="vae", model_config={"hidden": [32], "latent_dim": 4, "refit_prior": 2, "refit_draws": 2, "prior_components": 4},
+        fit={"epochs": 3, "batch_size": 32, "select": "best_val"}, info=INFO, seed=7, val=digits.val.x[:64],
+    )  # fmt: skip
+    ctx = LocalContext(tmp_path / "run", torch.device("cpu"), log=lambda s: None)
+    history = train_worker(j, *data, ctx)
+    assert [("finish/prior_refit_iterations" in r) for r in history] == [False, False, True]
+    assert np.isfinite(history[-1]["finish/val_nll_bits_per_dim"])
+    model = build_model("vae", j.model_config, INFO)
+    model.load_state_dict(weights(ctx.checkpoints()[-1]))
+    assert bool(model.refit_fitted) and model.prior_components() is None
