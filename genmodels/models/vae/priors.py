@@ -176,7 +176,7 @@ class RefitPrior(LatentPrior):
     Ghosh et al. 2020, sec. 4; the second stage of Dai & Wipf 2019). A learned prior trained
     through the ELBO's KL term matches ``q(z)`` only as far as its form and the encoder's
     compromise allow; a mixture fitted afterwards by EM to draws of ``q(z)`` leaves fewer
-    regions where the prior has mass and the decoder was never trained (digits: validation
+    regions where the prior has mass and the decoder was never trained (digits, MLP, beta 0.7: validation
     FID 6.1 -> 2.9 at the same decoder, validation NLL 1.963 -> 1.956 bits/dim).
 
     The mixture lives in the owner's buffers ``refit_log_weights`` (K,), ``refit_means``
