@@ -116,6 +116,24 @@ def reference(params: Optional[str] = ParamsOpt) -> None:
 
 @app.command()
 @one_line_errors
+def restore(model: str = typer.Argument(..., help="a model section listed under models:"), params: Optional[str] = ParamsOpt) -> None:
+    """Restore seeded corruptions of test images -> metrics/restore/<model>.json, restorations/<model>.npz, pictures in restorations/<model>/ (and MLflow)."""
+    from pipelines import restore as stage
+
+    stage.run(project_root(), model, params)
+
+
+@app.command("restore-reference")
+@one_line_errors
+def restore_reference(row: str = typer.Argument(..., help="a reference row, e.g. ref-tv"), params: Optional[str] = ParamsOpt) -> None:
+    """A classical restorer on the same observations -> metrics/restore/<row>.json, restorations/<row>.npz, pictures in restorations/<row>/."""
+    from pipelines import restore_reference as stage
+
+    stage.run(project_root(), row, params)
+
+
+@app.command()
+@one_line_errors
 def report(params: Optional[str] = ParamsOpt) -> None:
     """Collect metrics/*.json -> reports/leaderboard.{csv,md} and the self-contained reports/index.html."""
     from pipelines import report as stage

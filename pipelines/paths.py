@@ -20,6 +20,7 @@ EVALUATOR_CARD = EVALUATOR / "card.json"
 REPORTS = Path("reports")
 LEADERBOARD_CSV = REPORTS / "leaderboard.csv"
 LEADERBOARD_MD = REPORTS / "leaderboard.md"
+RESTORATION_CSV = REPORTS / "restoration.csv"  # the report's restoration table (its markdown is in leaderboard.md)
 RUNS = Path(".ray_runs")  # Ray Train / local checkpoints (resume state), not a DVC output
 PARAMS_RESOLVED = Path("build/params.resolved.yaml")  # the check stage: params.yaml with every default filled in; stages declare params from it
 HISTORY_FILE = "history.json"  # per-epoch training history inside models/<model>/
@@ -68,3 +69,23 @@ def resamples_file(name: str) -> Path:
 
 def metrics_file(name: str) -> Path:
     return Path("metrics") / f"{name}.json"
+
+
+RESTORE_METRICS = Path("metrics/restore")  # restore@<model> and restore-reference: the restoration keys of each row
+RESTORATIONS = Path("restorations")
+
+
+def restore_metrics_file(name: str) -> Path:
+    """metrics/restore/<row>.json: a model's (or reference row's) ``<task>_<strength>_<score>`` keys."""
+    return RESTORE_METRICS / f"{name}.json"
+
+
+def restorations_file(name: str) -> Path:
+    """restorations/<row>.npz: the restored means and completions per task, and the test indices restored."""
+    return RESTORATIONS / f"{name}.npz"
+
+
+def restore_figures_dir(name: str) -> Path:
+    """restorations/<row>/: one picture per task (corrupted | restored | clean rows). Not under
+    figures/<model>/, which sample@<model> writes whole (DVC outputs must not overlap)."""
+    return RESTORATIONS / name

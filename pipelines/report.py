@@ -24,8 +24,10 @@ from genmodels.metrics.resampling import tied_groups
 from genmodels.metrics.seeds import MEAN_SUFFIX, PER_SEED, SD_SUFFIX, headline_keys, per_seed_values
 from pipelines import paths
 from pipelines.common import log, params
-from pipelines.report_html import page
+from pipelines.report_html import figure, page
 from pipelines.report_mlflow import publish
+from pipelines.report_restore import csv_text, html_section, restoration_rows
+from pipelines.report_restore import markdown as restoration_markdown
 from pipelines.summary import HEADLINE
 
 REFERENCE_FAMILY = "(reference)"
@@ -215,8 +217,10 @@ def run(root: Path, params_file: str | None = None) -> list[dict]:
         writer.writerow({**{k: ("" if v is None else v) for k, v in r.items() if k != "notes"}, "nll_kind": nll_kind(r)})
     write_text(root / paths.LEADERBOARD_CSV, buf.getvalue())
     also = (HOLDOUT_KEY,) if p.evaluate.holdout_class is not None else ()
-    write_text(root / paths.LEADERBOARD_MD, markdown(table, columns, sentence, also))
-    write_text(root / paths.INDEX_HTML, page(root, f"genmodels report: {p.experiment}", table, columns, sentence, cell, p.seed))
+    restoration = restoration_rows(root, p.models)
+    write_text(root / paths.LEADERBOARD_MD, markdown(table, columns, sentence, also) + ("\n" + restoration_markdown(restoration) if restoration else ""))
+    write_text(root / paths.RESTORATION_CSV, csv_text(restoration))
+    write_text(root / paths.INDEX_HTML, page(root, f"genmodels report: {p.experiment}", table, columns, sentence, cell, p.seed, html_section(root, restoration, figure)))
     log(f"report: {len(table)} model(s) -> {paths.LEADERBOARD_MD}, {paths.INDEX_HTML}")
     publish(root, p.experiment, table, markdown(table, [k for k, _ in HEADLINE if k in columns], sentence))
     return table

@@ -155,8 +155,8 @@ def environment(root: Path, seed: int | None) -> dict[str, str]:
     return env
 
 
-def page(root: Path, title: str, table: list[dict], columns: list[str], sentence: str, cell, seed: int | None) -> str:
-    """The whole HTML page."""
+def page(root: Path, title: str, table: list[dict], columns: list[str], sentence: str, cell, seed: int | None, extra: list[str] = ()) -> str:
+    """The whole HTML page; ``extra``: more sections (the restoration table) before the environment."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>",
              f"<p>Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by the <code>report</code> stage. "
@@ -176,6 +176,7 @@ def page(root: Path, title: str, table: list[dict], columns: list[str], sentence
         headline = " · ".join(f"{label} {number(r.get(k))}" for k, label in HEADLINE)
         parts += [f"<h2 id='{html.escape(r['model'])}'>{html.escape(r['model'])} <small>({html.escape(r['family'])})</small></h2>",
                   f"<p>{html.escape(headline)}</p>", "<div class='pictures'>", *pics, "</div>"]  # fmt: skip
+    parts += list(extra)
     env = environment(root, seed)
     parts += ["<h2>Environment</h2><table>", *(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in env.items()), "</table>"]
     lock = dvc_lock_hashes(root)

@@ -1,8 +1,8 @@
 """Task and reference-row names, checked without torch (``genmodels check`` validates them).
 
 A task is ``<kind>-<strength>``; each built-in kind parses its strength here (the corruption
-itself lives in :mod:`.tasks`, which uses these parsers). A kind or reference row registered by a
-plugin is looked up in its registry instead (that import brings torch).
+itself lives in :mod:`.tasks`, which uses these parsers). A kind registered by a plugin is
+checked by its factory in :mod:`.tasks` instead (see :mod:`.config`).
 """
 
 from __future__ import annotations
@@ -86,23 +86,9 @@ def metric_keys(name: str) -> list[str]:
 
 
 def check_task_name(name: str) -> str:
-    """``name`` when it is a valid task (built-in kinds without torch; others through the task registry)."""
+    """``name`` when it is a valid task of a built-in kind (no torch); an unknown kind raises :class:`ConfigError`."""
     kind, strength = split_task(name, tuple(BUILTIN_KINDS))
-    if kind in BUILTIN_KINDS:
-        BUILTIN_KINDS[kind](strength)
-    else:
-        from genmodels.restoration.tasks import get_task
-
-        get_task(name)
-    return name
-
-
-def check_reference_name(name: str) -> str:
-    """``name`` when a reference row of that name is registered (built-ins without torch)."""
-    if name in DEFAULT_REFERENCES:
-        return name
-    from genmodels.restoration.references import REFERENCES
-
-    if name not in REFERENCES:
-        raise ConfigError(f"restoration reference {name!r}: unknown (known: {', '.join(REFERENCES.names())})")
+    if kind not in BUILTIN_KINDS:
+        raise ConfigError(f"restoration task {name!r}: unknown kind {kind!r} (known: {', '.join(BUILTIN_KINDS)})")
+    BUILTIN_KINDS[kind](strength)
     return name

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genmodels.errors import ConfigError
 from genmodels.registry import Registry
 from genmodels.restoration.base import Restoration, Undefined
 from genmodels.restoration.evidence import observed_pixels
@@ -107,6 +108,13 @@ REFERENCES.register("ref-nlm")(Reference(_nlm, ("noise",), lambda obs: [{"h_fact
 REFERENCES.register("ref-biharmonic")(Reference(_biharmonic, ("mask",)))
 REFERENCES.register("ref-bicubic")(Reference(_bicubic, ("pool",)))
 REFERENCES.register("ref-nearest-train")(Reference(_nearest_train, ("noise", "mask", "pool")))
+
+
+def check_reference_name(name: str) -> str:
+    """``name`` when a reference row of that name is registered, else one :class:`ConfigError` line."""
+    if name not in REFERENCES:
+        raise ConfigError(f"restoration reference {name!r}: unknown (known: {', '.join(REFERENCES.names())})")
+    return name
 
 
 def choose_parameters(name: str, task: Task, val_x: Tensor, train: Tensor, seed: int) -> dict[str, Any]:

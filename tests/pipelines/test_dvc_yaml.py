@@ -13,12 +13,12 @@ from pipelines import paths
 
 ROOT = Path(__file__).parents[2]
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-PER_MODEL = ("train", "sample", "evaluate")
+PER_MODEL = ("train", "sample", "evaluate", "restore")
 FAMILIES = sorted(p.name for p in (ROOT / "genmodels/models").iterdir() if (p / "__init__.py").is_file() and p.name != "core")
 
 
 def body(name: str) -> dict:
-    return STAGES[name]["do"] if name in PER_MODEL else STAGES[name]
+    return STAGES[name]["do"] if "do" in STAGES[name] else STAGES[name]
 
 
 def outs(stage: dict) -> list[str]:
@@ -71,14 +71,18 @@ def test_output_paths_match_the_contract() -> None:
     assert outs(body("evaluate")) == [str(paths.resamples_file(m)), str(paths.metrics_file(m))]
     rows = paths.REFERENCE_ROWS
     assert outs(STAGES["reference"]) == [*map(str, map(paths.resamples_file, rows)), *map(str, map(paths.metrics_file, rows))]
-    assert outs(STAGES["report"]) == [str(paths.LEADERBOARD_CSV), str(paths.LEADERBOARD_MD), str(paths.INDEX_HTML)]
+    assert outs(body("restore")) == [str(paths.restorations_file(m)), str(paths.restore_figures_dir(m)), str(paths.restore_metrics_file(m))]
+    row = "${item}"
+    assert outs(body("restore_reference")) == [str(paths.restorations_file(row)), str(paths.restore_figures_dir(row)), str(paths.restore_metrics_file(row))]
+    assert outs(STAGES["report"]) == [str(paths.LEADERBOARD_CSV), str(paths.LEADERBOARD_MD), str(paths.RESTORATION_CSV), str(paths.INDEX_HTML)]
 
 
 @pytest.mark.parametrize("name", [n for n in STAGES if n != "check"])
 def test_each_stage_declares_its_script_and_the_library_code_it_imports(name: str) -> None:
     deps = body(name)["deps"]
-    code = stage_code(ROOT / "pipelines" / f"{name}.py")
-    assert f"pipelines/{name}.py" in deps and covered("pipelines/common.py", deps)
+    script = f"pipelines/{name.replace('-', '_')}.py"
+    code = stage_code(ROOT / script)
+    assert script in deps and covered("pipelines/common.py", deps)
     runs = {str(p.relative_to(ROOT)) for p in code}
     assert sorted(runs - set(deps)) == [], f"{name} runs pipelines code it does not declare"
     assert sorted(d for d in deps if d.startswith("pipelines/") and d not in runs) == [], f"{name} declares pipelines code it does not run"
@@ -88,6 +92,7 @@ def test_each_stage_declares_its_script_and_the_library_code_it_imports(name: st
     assert not missing, f"{name} imports code it does not declare: {missing}"
     for dep in deps:  # every declared path exists or is another stage's output
         produced = any(dep == o.replace("${key}", dep.split("/")[-1].split(".")[0]) for s in STAGES for o in outs(body(s)))
+        produced |= dep == str(paths.RESTORATIONS)
         assert (ROOT / dep.replace("${item}", "vae")).exists() or produced or dep in ("metrics", str(paths.RESAMPLES), "samples", "figures", "models"), dep
 
 
@@ -121,3 +126,16 @@ def test_a_family_package_imports_no_other_family(family: str) -> None:
 def test_the_shared_core_imports_no_family() -> None:
     for path in (ROOT / "genmodels/models/core").rglob("*.py"):
         assert not {m for m in imported(path, "genmodels") if m.startswith("genmodels.models.") and m.split(".")[2] != "core"}, path
+
+
+def test_the_restoration_reference_rows_are_the_registered_ones() -> None:
+    from genmodels.restoration.names import DEFAULT_REFERENCES
+    from genmodels.restoration.references import REFERENCES
+
+    assert STAGES["restore_reference"]["foreach"] == list(DEFAULT_REFERENCES)
+    assert sorted(DEFAULT_REFERENCES) == sorted(REFERENCES.names())
+
+
+def test_the_report_reads_the_restoration_outputs() -> None:
+    deps = STAGES["report"]["deps"]
+    assert "metrics" in deps and str(paths.RESTORATIONS) in deps

@@ -55,6 +55,8 @@ def block_conditional(log_p: Tensor, blocks: Tensor, sums: Tensor, generator: to
 def restore_rbm(model, obs, config, generator: torch.Generator, shared: dict | None = None) -> Restoration:  # noqa: ANN001
     if model.visible != "binomial":
         raise Undefined(f"rbm restoration is defined for binomial visible units (this one has {model.visible})")
+    if obs.kind == "pool" and not config.gibbs_pool:
+        raise Undefined("rbm super-resolution (block-sum Gibbs) is off for its cost; set restore.gibbs_pool: true to run it")
     levels, n_trials = int(model.info.levels), model.trials
     w, vb, hb = (t.detach().double() for t in (model.weight, model.vbias, model.hbias))
     kk = torch.arange(levels, dtype=torch.float64, device=w.device)

@@ -1,0 +1,52 @@
+"""Stage ``restore_reference@<row>``: a classical restorer (scikit-image's TV, non-local means,
+biharmonic inpainting, bicubic upsampling, or the nearest training image; the rows of
+:data:`genmodels.restoration.names.DEFAULT_REFERENCES`) on the same observations as restore@<model>,
+its parameter chosen on the validation split -> metrics/restore/<row>.json, restorations/<row>.npz
+and pictures, and an MLflow run of its own."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from genmodels.data import read_samples
+from genmodels.restoration.references import check_reference_name, choose_parameters, run_reference
+from genmodels.restoration.runner import restore_subset, run_tasks
+from genmodels.restoration.tasks import Observation, Task
+from pipelines import paths
+from pipelines.common import log, params
+from pipelines.restore_io import load_inputs, row_json, write_row
+
+NO_MODEL = "reference row: a classical restorer, no model"
+
+
+def run(root: Path, name: str, params_file: str | None = None) -> dict:
+    from genmodels.tracking.runs import model_run
+
+    started = time.perf_counter()
+    check_reference_name(name)
+    p = params(root, params_file)
+    cfg = p.restore
+    inputs = load_inputs(root, cfg.n_images, p.seed, p.scaling.use_gpu)
+    train = torch.as_tensor(read_samples(root / paths.TRAIN).x, dtype=torch.float32)
+    val = read_samples(root / paths.VAL).x
+    val = torch.as_tensor(val[restore_subset(len(val), cfg.n_images, p.seed)], dtype=torch.float32)
+    chosen: dict[str, dict] = {}
+
+    def restorer(task: Task, obs: Observation):  # noqa: ANN202
+        chosen[task.key] = choose_parameters(name, task, val, train, p.seed)  # raises Undefined outside its tasks
+        return run_reference(name, obs, train, chosen[task.key])
+
+    result = run_tasks(restorer, inputs.clean, cfg.tasks, p.seed, inputs.labels, inputs.classify, inputs.features)
+    data = row_json(result, len(inputs.clean), started, family="(reference)", parameters=chosen)
+    pictures = write_row(root, name, result, inputs, cfg.pictures, data)
+    with model_run(root, p.experiment, name, root / paths.RUNS / f"{name}.{paths.RUN_FILE}", new=True) as mlrun:
+        mlrun.set_tags({"genmodels.reference": "true", "genmodels.note": NO_MODEL})
+        mlrun.log_metrics({k: v for k, v in result.metrics.items() if v is not None} | {"restore_seconds": data["restore_seconds"]})
+        mlrun.log_artifact(root / paths.restore_metrics_file(name), "metrics")
+        for picture in pictures:
+            mlrun.log_artifact(picture, "restorations")
+    log(f"restore-reference {name}: {len(result.seconds)} task(s), {data['restore_seconds']:.1f} s")
+    return data

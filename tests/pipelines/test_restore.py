@@ -1,0 +1,70 @@
+"""The restoration stages on the tiny project: restore@<model>, restore-reference@<row>, and the
+report's restoration table (markdown, CSV, HTML with the pictures)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from genmodels.errors import ConfigError
+from genmodels.restoration.names import metric_keys
+from pipelines import paths, report, restore, restore_reference
+from tests.tiny_pipeline import tiny_project
+
+TASKS = ["denoise-0.2", "inpaint-half", "superres-2"]
+
+
+@pytest.fixture(scope="module")
+def restored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny project (gmm, vae) with restore@gmm, restore@vae, two reference rows and the report run."""
+    root = tmp_path_factory.mktemp("restore") / "project"
+    shutil.copytree(tiny_project(), root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["restore"] = {"n_images": 16, "tasks": TASKS, "latent_steps": 5, "pictures": 4}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    for name in ("gmm", "vae"):
+        restore.run(root, name)
+    for row in ("ref-tv", "ref-nearest-train"):
+        restore_reference.run(root, row)
+    report.run(root)
+    return root
+
+
+def test_a_model_row_has_every_key_and_undefined_tasks_say_why(restored: Path) -> None:
+    m = json.loads((restored / paths.restore_metrics_file("gmm")).read_text())
+    assert {k for t in TASKS for k in metric_keys(t)} <= set(m) and m["images"] == 16
+    assert all(m[k] is not None for t in TASKS for k in metric_keys(t))
+    assert m["tasks"]["denoise_0.2"]["exact"] is True and m["tasks"]["denoise_0.2"]["seconds"] >= 0
+    assert m["denoise_0.2_psnr_ci_low"] <= m["denoise_0.2_psnr"] <= m["denoise_0.2_psnr_ci_high"]
+    arrays = np.load(restored / paths.restorations_file("gmm"))
+    assert arrays["denoise-0.2/mean"].shape == (16, 1, 8, 8) and len(arrays["index"]) == 16
+    assert sorted(p.name for p in (restored / paths.restore_figures_dir("gmm")).glob("*.png")) == sorted(f"{t}.png" for t in TASKS)
+
+
+def test_a_reference_row_is_null_outside_its_tasks(restored: Path) -> None:
+    tv = json.loads((restored / paths.restore_metrics_file("ref-tv")).read_text())
+    assert tv["denoise_0.2_psnr"] is not None and "weight" in tv["parameters"]["denoise_0.2"]
+    assert tv["inpaint_half_psnr"] is None and "noise method" in tv["notes"]["inpaint_half_psnr"]
+    near = json.loads((restored / paths.restore_metrics_file("ref-nearest-train")).read_text())
+    assert all(near[f"{k}_psnr"] is not None for k in ("denoise_0.2", "inpaint_half", "superres_x2"))
+
+
+def test_the_report_shows_the_restoration_table(restored: Path) -> None:
+    md = (restored / paths.LEADERBOARD_MD).read_text()
+    section = md[md.index("## Restoration") :]
+    assert "| gmm | gmm |" in section and "| ref-tv | (reference) |" in section and "inpaint_half_fid" in section
+    assert "— [1]" in section and "ref-tv is a noise method" in section
+    rows = (restored / paths.RESTORATION_CSV).read_text().splitlines()
+    assert rows[0].startswith("model,family,denoise_0.2_psnr,denoise_0.2_psnr_ci_low") and len(rows) == 5
+    page = (restored / paths.INDEX_HTML).read_text()
+    assert "id='restoration'" in page and "gmm: inpaint-half" in page
+
+
+def test_an_unknown_reference_row_is_one_line(restored: Path) -> None:
+    with pytest.raises(ConfigError, match="restoration reference 'ref-blur': unknown"):
+        restore_reference.run(restored, "ref-blur")
