@@ -125,11 +125,14 @@ def restore(model: str = typer.Argument(..., help="a model section listed under 
 
 @app.command("restore-reference")
 @one_line_errors
-def restore_reference(row: str = typer.Argument(..., help="a reference row, e.g. ref-tv"), params: Optional[str] = ParamsOpt) -> None:
-    """A classical restorer on the same observations -> metrics/restore/<row>.json, restorations/<row>.npz, pictures in restorations/<row>/."""
+def restore_reference(
+    rows: Optional[list[str]] = typer.Argument(None, help="reference rows (default: all: ref-tv ref-nlm ref-biharmonic ref-bicubic ref-nearest-train)"),
+    params: Optional[str] = ParamsOpt,
+) -> None:
+    """The classical restorers on the same observations -> metrics/restore/<row>.json, restorations/<row>.npz, pictures in restorations/<row>/."""
     from pipelines import restore_reference as stage
 
-    stage.run(project_root(), row, params)
+    stage.run(project_root(), rows, params)
 
 
 @app.command()

@@ -1,7 +1,7 @@
 """The report's restoration table: rows = models + the classical reference rows, columns = task x
 {psnr, ssim, accuracy} (+ the inpainting completions' fid), each with its 95 % interval, null with
 the reason (numbered notes under the table). Read from metrics/restore/<row>.json (restore@<model>,
-restore_reference@<row>); pictures from restorations/<row>/."""
+restore_reference); pictures from restorations/<row>/."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Stage ``restore_reference@<row>``: a classical restorer (scikit-image's TV, non-local means,
-biharmonic inpainting, bicubic upsampling, or the nearest training image; the rows of
+"""Stage ``restore_reference``: the classical restorers (scikit-image's TV, non-local means,
+biharmonic inpainting, bicubic upsampling, and the nearest training image; the rows of
 :data:`genmodels.restoration.names.DEFAULT_REFERENCES`) on the same observations as restore@<model>,
-its parameter chosen on the validation split -> metrics/restore/<row>.json, restorations/<row>.npz
-and pictures, and an MLflow run of its own."""
+each parameter chosen on the validation split -> metrics/restore/<row>.json, restorations/<row>.npz
+and pictures per row, and an MLflow run per row. One process for every row: the stage's cost is
+mostly start-up (imports), paid once."""
 
 from __future__ import annotations
 
@@ -11,28 +12,39 @@ from pathlib import Path
 
 import torch
 
+from genmodels.config import Params
 from genmodels.data import read_samples
+from genmodels.restoration.names import DEFAULT_REFERENCES
 from genmodels.restoration.references import check_reference_name, choose_parameters, run_reference
 from genmodels.restoration.runner import restore_subset, run_tasks
 from genmodels.restoration.tasks import Observation, Task
 from pipelines import paths
 from pipelines.common import log, params
-from pipelines.restore_io import load_inputs, row_json, write_row
+from pipelines.restore_io import Inputs, load_inputs, row_json, write_row
 
 NO_MODEL = "reference row: a classical restorer, no model"
 
 
-def run(root: Path, name: str, params_file: str | None = None) -> dict:
-    from genmodels.tracking.runs import model_run
-
-    started = time.perf_counter()
-    check_reference_name(name)
+def run(root: Path, rows: list[str] | None = None, params_file: str | None = None) -> dict[str, dict]:
+    """Every row of ``rows`` (default: :data:`DEFAULT_REFERENCES`, the stage's outputs)."""
+    rows = list(rows or DEFAULT_REFERENCES)
+    for name in rows:
+        check_reference_name(name)
     p = params(root, params_file)
     cfg = p.restore
     inputs = load_inputs(root, cfg.n_images, p.seed, p.scaling.use_gpu)
     train = torch.as_tensor(read_samples(root / paths.TRAIN).x, dtype=torch.float32)
     val = read_samples(root / paths.VAL).x
     val = torch.as_tensor(val[restore_subset(len(val), cfg.n_images, p.seed)], dtype=torch.float32)
+    return {name: run_row(root, name, p, inputs, train, val) for name in rows}
+
+
+def run_row(root: Path, name: str, p: Params, inputs: Inputs, train: torch.Tensor, val: torch.Tensor) -> dict:
+    """One reference row: parameters chosen on ``val`` per task, restored, scored, written, logged."""
+    from genmodels.tracking.runs import model_run
+
+    started = time.perf_counter()
+    cfg = p.restore
     chosen: dict[str, dict] = {}
 
     def restorer(task: Task, obs: Observation):  # noqa: ANN202

@@ -30,7 +30,7 @@ def _checked_task(name: str) -> str:
 
 class RestoreConfig(StrictModel):
     tasks: list[str] = Field(default_factory=lambda: list(DEFAULT_TASKS))  # <kind>-<strength>: denoise-<sigma>, inpaint-square|half, superres-<factor>
-    n_images: int = Field(64, ge=1)  # test images restored (a seeded subset; all when the split is smaller)
+    n_images: int = Field(48, ge=1)  # test images restored (a seeded subset; all when the split is smaller)
     pictures: int = Field(8, ge=0)  # images per task in the corrupted | restored | clean picture
     completions: int = Field(4, ge=1)  # posterior draws (or restarts, for MAP families) kept per image
     gibbs_burn_in: int = Field(50, ge=0)  # RBM: conditional Gibbs sweeps discarded before averaging

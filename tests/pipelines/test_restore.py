@@ -29,8 +29,7 @@ def restored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     for name in ("gmm", "vae"):
         restore.run(root, name)
-    for row in ("ref-tv", "ref-nearest-train"):
-        restore_reference.run(root, row)
+    restore_reference.run(root, ["ref-tv", "ref-nearest-train"])
     report.run(root)
     return root
 
@@ -67,4 +66,4 @@ def test_the_report_shows_the_restoration_table(restored: Path) -> None:
 
 def test_an_unknown_reference_row_is_one_line(restored: Path) -> None:
     with pytest.raises(ConfigError, match="restoration reference 'ref-blur': unknown"):
-        restore_reference.run(restored, "ref-blur")
+        restore_reference.run(restored, ["ref-tv", "ref-blur"])
