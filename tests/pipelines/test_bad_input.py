@@ -303,6 +303,11 @@ CASES = [
          ("gmm.model.n_components", "greater than or equal to 1")),
     Case("misspelt-model-key", lambda r: write_params(r, gmm={"model": {"n_componets": 2}}), ("check",),
          ("gmm.model.n_componets", "did you mean 'n_components'")),
+    Case("unknown-restoration-task", lambda r: write_params(r, restore={"tasks": ["deblur-2"]}), ("check",),
+         ("restore.tasks", "unknown kind 'deblur'")),
+    Case("restoration-strength-out-of-range", lambda r: write_params(r, restore={"tasks": ["denoise-0.2", "superres-1"]}), ("check",),
+         ("restore.tasks", "superres-1: the factor must be an integer >= 2")),
+    Case("unknown-restoration-reference", lambda r: None, ("restore-reference", "ref-blur"), ("ref-blur", "known: ref-bicubic")),
     # usage errors of the command line itself
     Case("missing-option", lambda r: None, ("metrics", "--real", "x.parquet"), ("Missing option", "--help")),
 ]  # fmt: skip
