@@ -10,12 +10,12 @@ from pathlib import Path
 import torch
 
 from genmodels.restoration.base import restore
-from genmodels.restoration.runner import run_tasks
+from genmodels.restoration.runner import run_tasks, undefined_row
 from genmodels.restoration.tasks import Observation, Task
 from genmodels.training.checkpoint import load_model
 from pipelines import paths
 from pipelines.common import log, params
-from pipelines.restore_io import load_inputs, row_json, write_row
+from pipelines.restore_io import load_inputs, not_images, row_json, write_row
 
 
 def run(root: Path, name: str, params_file: str | None = None) -> dict:
@@ -25,6 +25,12 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
     p = params(root, params_file)
     cfg = p.restore
     family = p.spec(name).family
+    reason = not_images(root)
+    if reason is not None:  # e.g. toy2d: every key null with the reason, so dvc repro goes on
+        data = row_json(undefined_row(cfg.tasks, reason), 0, started, family=family)
+        write_row(root, name, undefined_row(cfg.tasks, reason), None, 0, data)
+        log(f"restore {name}: {reason}")
+        return data
     inputs = load_inputs(root, cfg.n_images, p.seed, p.scaling.use_gpu)
     model = load_model(root / paths.model_dir(name), inputs.device)
     shared: dict = {}  # work the family keeps across tasks (the flow's prior draws: once per model)

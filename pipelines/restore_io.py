@@ -34,10 +34,16 @@ class Inputs:
     device: torch.device
 
 
+def not_images(root: Path) -> str | None:
+    """Why the prepared data cannot be restored (not images), or None."""
+    info = load_info(root)
+    return None if info.kind == "image" else f"restoration tasks are defined on images; {info.name} is {info.kind} data"
+
+
 def load_inputs(root: Path, n_images: int, seed: int, use_gpu: bool) -> Inputs:
     info = load_info(root)
     if info.kind != "image":
-        raise DataError(f"restoration needs image data; {info.name} is {info.kind} data (leave restore@ out of this preset)")
+        raise DataError(f"restoration needs image data; {info.name} is {info.kind} data")
     device = resolve_device(use_gpu)
     extractor = load_extractor(root / paths.EVALUATOR, device)
     check_evaluator(root / paths.EVALUATOR, info)
@@ -64,17 +70,17 @@ def row_json(result: RowResult, n_images: int, started: float, **extra: object) 
             "tasks": {k: {**v, "seconds": result.seconds.get(k)} for k, v in result.methods.items()}, "notes": result.notes}  # fmt: skip
 
 
-def write_row(root: Path, name: str, result: RowResult, inputs: Inputs, pictures: int, data: dict) -> list[Path]:
+def write_row(root: Path, name: str, result: RowResult, inputs: Inputs | None, pictures: int, data: dict) -> list[Path]:
     """metrics/restore/<row>.json, restorations/<row>.npz and one picture per task under
-    restorations/<row>/; returns the pictures' paths."""
+    restorations/<row>/ (none without ``inputs``: data that are not images); returns the pictures' paths."""
     write_json(root / paths.restore_metrics_file(name), data)
-    write_npz(root / paths.restorations_file(name), arrays(result, inputs.index))
+    write_npz(root / paths.restorations_file(name), arrays(result, inputs.index if inputs is not None else np.zeros(0, dtype=np.int64)))
     folder = root / paths.restore_figures_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.png"):
         old.unlink()
     written = []
-    if pictures > 0:
+    if pictures > 0 and inputs is not None:
         for task, (obs, res) in result.restored.items():
             picture = rows_picture(picture_rows(obs, res, inputs.clean, pictures), f"{name}: {task}")
             target = folder / f"{task}.png"

@@ -16,11 +16,11 @@ from genmodels.config import Params
 from genmodels.data import read_samples
 from genmodels.restoration.names import DEFAULT_REFERENCES
 from genmodels.restoration.references import check_reference_name, choose_parameters, run_reference
-from genmodels.restoration.runner import restore_subset, run_tasks
+from genmodels.restoration.runner import restore_subset, run_tasks, undefined_row
 from genmodels.restoration.tasks import Observation, Task
 from pipelines import paths
 from pipelines.common import log, params
-from pipelines.restore_io import Inputs, load_inputs, row_json, write_row
+from pipelines.restore_io import Inputs, load_inputs, not_images, row_json, write_row
 
 NO_MODEL = "reference row: a classical restorer, no model"
 
@@ -32,6 +32,13 @@ def run(root: Path, rows: list[str] | None = None, params_file: str | None = Non
         check_reference_name(name)
     p = params(root, params_file)
     cfg = p.restore
+    reason = not_images(root)
+    if reason is not None:  # e.g. toy2d: every key null with the reason, so dvc repro goes on
+        data = {name: row_json(undefined_row(cfg.tasks, reason), 0, time.perf_counter(), family="(reference)") for name in rows}
+        for name in rows:
+            write_row(root, name, undefined_row(cfg.tasks, reason), None, 0, data[name])
+        log(f"restore-reference: {reason}")
+        return data
     inputs = load_inputs(root, cfg.n_images, p.seed, p.scaling.use_gpu)
     train = torch.as_tensor(read_samples(root / paths.TRAIN).x, dtype=torch.float32)
     val = read_samples(root / paths.VAL).x

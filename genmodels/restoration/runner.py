@@ -75,6 +75,16 @@ def run_tasks(
     return out
 
 
+def undefined_row(tasks: list[str], reason: str) -> RowResult:
+    """Every key of every task null with ``reason`` (e.g. data that are not images)."""
+    out = RowResult()
+    for name in tasks:
+        out.metrics.update({k: None for k in metric_keys(name)})
+        out.notes.update({k: reason for k in metric_keys(name)})
+        out.methods[get_task(name).key] = {"method": None, "exact": None, "undefined": reason}
+    return out
+
+
 def _missing_reason(key: str, labels: Tensor | None, classify: Classifier | None, features: Features | None, result: Restoration) -> str:
     if "_accuracy" in key:
         return "needs labelled test images and a classifying evaluator" if labels is None or classify is None else "not computed"

@@ -67,3 +67,15 @@ def test_the_report_shows_the_restoration_table(restored: Path) -> None:
 def test_an_unknown_reference_row_is_one_line(restored: Path) -> None:
     with pytest.raises(ConfigError, match="restoration reference 'ref-blur': unknown"):
         restore_reference.run(restored, ["ref-tv", "ref-blur"])
+
+
+def test_data_that_are_not_images_give_null_keys_with_the_reason(restored: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(restored, root)
+    reason = "restoration tasks are defined on images; toy2d is points data"
+    monkeypatch.setattr(restore, "not_images", lambda r: reason)
+    monkeypatch.setattr(restore_reference, "not_images", lambda r: reason)
+    m = restore.run(root, "gmm")
+    assert all(m[k] is None and m["notes"][k] == reason for t in TASKS for k in metric_keys(t))
+    assert not list((root / paths.restore_figures_dir("gmm")).glob("*.png"))
+    assert restore_reference.run(root, ["ref-tv"])["ref-tv"]["notes"]["denoise_0.2_psnr"] == reason

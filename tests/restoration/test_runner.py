@@ -60,3 +60,12 @@ def test_the_picture_has_corrupted_restored_and_clean_rows() -> None:
     assert np.allclose(rows[0, 0, 0, :4, :4], float(obs.y[0, 0, 0, 0]))  # the pooled image, shown at full size
     pic = rows_picture(rows, "title", cell=16, pad=2, label_width=40)
     assert pic.size == (40 + 3 * 18 + 2, 16 + 3 * 18 + 2)
+
+
+def test_an_undefined_row_has_every_key_null_with_the_reason() -> None:
+    from genmodels.restoration.runner import undefined_row
+
+    r = undefined_row(["denoise-0.5", "inpaint-square"], "points")
+    assert set(r.metrics) == set(metric_keys("denoise-0.5")) | set(metric_keys("inpaint-square"))
+    assert all(v is None for v in r.metrics.values()) and set(r.notes.values()) == {"points"}
+    assert r.methods["inpaint_square"]["undefined"] == "points" and not r.restored
