@@ -39,6 +39,7 @@ def tiny_params(experiment: str, models: tuple[str, ...] = ("vae",), **sections:
         **{m: TINY_MODELS[m] for m in models if TINY_MODELS[m]},
         "sample": {"n": 200},
         "evaluate": {"ppl_samples": 50, "kid_subsets": 5, "throughput_samples": 50, "bootstrap": 50},
+        "restore": {"n_images": 8, "importance_samples": 200},
     }
     for key, value in sections.items():
         params[key] = {**params[key], **value} if isinstance(params.get(key), dict) and isinstance(value, dict) else value

@@ -129,7 +129,7 @@ def test_both_experiments_ran_from_the_baseline_and_reran_only_what_changed(proj
     assert {n: project["states"].get(n) for n in EXPS} == {n: "Success" for n in EXPS}, project["states"]
     for name, log in project["logs"].items():
         ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
-        assert ran == {"check", "train@vae", "sample@vae", "evaluate@vae", "report"}, (name, log[-3000:])
+        assert ran == {"check", "train@vae", "sample@vae", "evaluate@vae", "restore@vae", "report"}, (name, log[-3000:])
         assert "Stage 'prepare' didn't change, skipping" in log and "Stage 'reference' didn't change, skipping" in log
 
 
