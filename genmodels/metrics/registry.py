@@ -37,6 +37,7 @@ NEEDS: dict[str, str] = {
     "history": "needs the model's training history",
     "train": "needs the training split (data and features)",
     "test": "needs the real test split in data space",
+    "restoration": "needs the restore@<model> results",
 }
 
 
@@ -80,6 +81,7 @@ class EvalInputs:
     history: list[dict[str, float]] | None = None  # the model's per-epoch training history
     train_x: np.ndarray | None = None  # the training split in data space (memorisation audit)
     train_features: np.ndarray | None = None  # its extractor features
+    restoration: dict[str, Any] | None = None  # the restore@<model> results (restorations/<model>.json)
     cache: dict[str, Any] = field(default_factory=dict)  # shared work between metrics (e.g. k-NN blocks)
 
     def available(self) -> set[str]:
@@ -90,6 +92,7 @@ class EvalInputs:
         have |= {"history"} if self.history else set()
         have |= {"train"} if self.train_x is not None and self.train_features is not None else set()
         have |= {"test"} if self.test_x is not None else set()
+        have |= {"restoration"} if self.restoration is not None else set()
         return have
 
 
@@ -175,10 +178,12 @@ def markdown_table() -> str:
     for m in _metrics():
         for k in (k for k in m.keys if k.column):
             rows.append(f"| `{k.name}` | {k.better or '—'} | {', '.join(sorted(m.needs))} | {k.doc} |")
-        hidden = [k for k in m.keys if not k.column]  # e.g. intervals: one row for the group
-        if hidden:
-            names = ", ".join(f"`{k.name}`" for k in hidden)
-            rows.append(f"| {names} | — | {', '.join(sorted(m.needs))} | {hidden[0].doc} |")
+        groups: dict[tuple[str, Better | None], list[str]] = {}  # e.g. intervals: one row per meaning
+        for k in (k for k in m.keys if not k.column):
+            groups.setdefault((k.doc, k.better), []).append(k.name)
+        for (doc, better), names in groups.items():
+            listed = ", ".join(f"`{n}`" for n in names)
+            rows.append(f"| {listed} | {better or '—'} | {', '.join(sorted(m.needs))} | {doc} |")
     return "\n".join(rows)
 
 

@@ -78,10 +78,12 @@ def evaluate(
     train_features: np.ndarray | None = None,
     test_y: np.ndarray | None = None,
     holdout_model: Any = None,
+    restoration: dict[str, Any] | None = None,
 ) -> tuple[MetricReport, dict[str, np.ndarray]]:
     """Extract the samples' features, run every metric; returns the report and the fake features."""
     fake = extract(extractor, fake_x, real_layers(extractor), batch_size=cfg.batch_size)
     inputs = EvalInputs(real=real, fake=fake, fake_x=fake_x, info=info, cfg=cfg, seed=seed, extractor=extractor,
                         real_labels=real_labels, model=model, test_x=test_x, history=history,
-                        train_x=train_x, train_features=train_features, test_y=test_y, holdout_model=holdout_model)  # fmt: skip
+                        train_x=train_x, train_features=train_features, test_y=test_y, holdout_model=holdout_model,
+                        restoration=restoration)  # fmt: skip
     return run_metrics(inputs), fake
