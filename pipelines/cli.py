@@ -99,7 +99,7 @@ def sample(
 @app.command()
 @one_line_errors
 def evaluate(model: str = typer.Argument(...), params: Optional[str] = ParamsOpt) -> None:
-    """Compute every registered metric -> metrics/<model>.json, resamples/<model>.npz (and MLflow)."""
+    """Compute every registered metric -> metrics/<model>.json, resamples/<model>.npz (and MLflow); the restoration keys from restorations/<model>.json (genmodels restore)."""
     from pipelines import evaluate as stage
 
     stage.run(project_root(), model, params)
@@ -117,7 +117,7 @@ def reference(params: Optional[str] = ParamsOpt) -> None:
 @app.command()
 @one_line_errors
 def restore(model: str = typer.Argument(..., help="a model section listed under models:"), params: Optional[str] = ParamsOpt) -> None:
-    """Restore seeded corruptions of test images -> metrics/restore/<model>.json, restorations/<model>.npz, pictures in restorations/<model>/ (and MLflow)."""
+    """Restore seeded corruptions of test images -> restorations/<model>.json (results; genmodels evaluate writes their keys into metrics/<model>.json), restorations/<model>.npz, pictures in restorations/<model>/ (and MLflow)."""
     from pipelines import restore as stage
 
     stage.run(project_root(), model, params)
@@ -129,7 +129,7 @@ def restore_reference(
     rows: Optional[list[str]] = typer.Argument(None, help="reference rows (default: all: ref-tv ref-nlm ref-biharmonic ref-bicubic ref-nearest-train)"),
     params: Optional[str] = ParamsOpt,
 ) -> None:
-    """The classical restorers on the same observations -> metrics/restore/<row>.json, restorations/<row>.npz, pictures in restorations/<row>/."""
+    """The classical restorers on the same observations -> metrics/<row>.json (the restoration keys), restorations/<row>.json (results), restorations/<row>.npz, pictures in restorations/<row>/."""
     from pipelines import restore_reference as stage
 
     stage.run(project_root(), rows, params)

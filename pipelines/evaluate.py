@@ -1,4 +1,5 @@
-"""Stage ``evaluate@<model>``: every registered metric -> metrics/<model>.json and MLflow."""
+"""Stage ``evaluate@<model>``: every registered metric -> metrics/<model>.json and MLflow
+(the restoration keys from restore@<model>'s restorations/<model>.json, when it ran)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,21 @@ def read_history(model_dir: Path) -> list[dict]:
     return json.loads((model_dir / paths.HISTORY_FILE).read_text())
 
 
+def read_restoration(root: Path, name: str) -> dict | None:
+    """restore@<model>'s results (restorations/<model>.json), or None when it has not run
+    (its keys are then null with the reason)."""
+    path = root / paths.restore_results_file(name)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not JSON ({exc}); rerun restore@{name}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object of restoration results; rerun restore@{name}")
+    return data
+
+
 def across_seeds_of(root: Path, p: Params, name: str, first: dict[str, float | None], score: Callable[..., MetricReport]) -> dict:
     """Every extra seed's model scored like the first (its samples drawn as sample@<m> would
     under ``seed: s``; no bootstrap, the seeds' spread is the point), then mean and sd per
@@ -85,11 +101,13 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
     test, train = read_samples(root / paths.TEST), read_samples(root / paths.TRAIN)
     holdout = load_variant(model_dir, paths.HOLDOUT_SUBDIR, device) if p.evaluate.holdout_class is not None else None
 
-    def score(x: np.ndarray, m: GenerativeModel, history: list[dict], cfg: EvaluateConfig, holdout_model: GenerativeModel | None = None) -> MetricReport:
+    def score(x: np.ndarray, m: GenerativeModel, history: list[dict], cfg: EvaluateConfig, holdout_model: GenerativeModel | None = None,
+              restoration: dict | None = None) -> MetricReport:  # fmt: skip
         return evaluate(real_features(ref), x, extractor, info, cfg, p.seed, real_labels=ref.get("labels"), model=m, test_x=test.x,
-                        test_y=test.y, history=history, train_x=train.x, train_features=ref.get("train_features"), holdout_model=holdout_model)[0]  # fmt: skip
+                        test_y=test.y, history=history, train_x=train.x, train_features=ref.get("train_features"), holdout_model=holdout_model,
+                        restoration=restoration)[0]  # fmt: skip
 
-    report = score(fake.x, model, read_history(model_dir), p.evaluate, holdout)
+    report = score(fake.x, model, read_history(model_dir), p.evaluate, holdout, read_restoration(root, name))
     result = report.as_json()
     seeds = across_seeds_of(root, p, name, report.metrics, score)
     if seeds:

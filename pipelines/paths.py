@@ -71,13 +71,15 @@ def metrics_file(name: str) -> Path:
     return Path("metrics") / f"{name}.json"
 
 
-RESTORE_METRICS = Path("metrics/restore")  # restore@<model> and restore-reference: the restoration keys of each row
 RESTORATIONS = Path("restorations")
 
 
-def restore_metrics_file(name: str) -> Path:
-    """metrics/restore/<row>.json: a model's (or reference row's) ``<task>_<strength>_<score>`` keys."""
-    return RESTORE_METRICS / f"{name}.json"
+def restore_results_file(name: str) -> Path:
+    """restorations/<row>.json: what restore@<model> (or restore_reference) found for a row, the
+    intermediate evaluate@<model> reads: the ``<task>_<strength>_<score>`` values, the reasons of
+    the nulls, how each task was restored and how long it took. The keys' contract file is
+    metrics/<row>.json (:func:`metrics_file`)."""
+    return RESTORATIONS / f"{name}.json"
 
 
 def restorations_file(name: str) -> Path:

@@ -48,7 +48,7 @@ def run(root: Path, params_file: str | None = None) -> dict[str, dict]:
         report, _ = evaluate(real_features(ref), x, extractor, info, p.evaluate, p.seed, real_labels=ref.get("labels"),
                              train_x=train.x, train_features=ref.get("train_features"), test_x=test.x)  # fmt: skip
         result = report.as_json()
-        result["notes"] = {k: (NO_MODEL if v == NEEDS["model"] else v) for k, v in result["notes"].items()}
+        result["notes"] = {k: (NO_MODEL if v in (NEEDS["model"], NEEDS["restoration"]) else v) for k, v in result["notes"].items()}
         result["samples"] = len(x)
         write_json(root / paths.metrics_file(name), result)
         write_npz(root / paths.resamples_file(name), report.arrays)

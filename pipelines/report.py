@@ -217,10 +217,10 @@ def run(root: Path, params_file: str | None = None) -> list[dict]:
         writer.writerow({**{k: ("" if v is None else v) for k, v in r.items() if k != "notes"}, "nll_kind": nll_kind(r)})
     write_text(root / paths.LEADERBOARD_CSV, buf.getvalue())
     also = (HOLDOUT_KEY,) if p.evaluate.holdout_class is not None else ()
-    restoration = restoration_rows(root, p.models)
-    write_text(root / paths.LEADERBOARD_MD, markdown(table, columns, sentence, also) + ("\n" + restoration_markdown(restoration) if restoration else ""))
-    write_text(root / paths.RESTORATION_CSV, csv_text(restoration))
-    write_text(root / paths.INDEX_HTML, page(root, f"genmodels report: {p.experiment}", table, columns, sentence, cell, p.seed, html_section(root, restoration, figure)))
+    restoration, tasks = restoration_rows(root, p.models), p.restore.tasks
+    write_text(root / paths.LEADERBOARD_MD, markdown(table, columns, sentence, also) + ("\n" + restoration_markdown(restoration, tasks) if restoration else ""))
+    write_text(root / paths.RESTORATION_CSV, csv_text(restoration, tasks))
+    write_text(root / paths.INDEX_HTML, page(root, f"genmodels report: {p.experiment}", table, columns, sentence, cell, p.seed, html_section(root, restoration, tasks, figure)))
     log(f"report: {len(table)} model(s) -> {paths.LEADERBOARD_MD}, {paths.INDEX_HTML}")
     publish(root, p.experiment, table, markdown(table, [k for k, _ in HEADLINE if k in columns], sentence))
     return table

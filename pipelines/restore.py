@@ -1,6 +1,7 @@
 """Stage ``restore@<model>``: the model restores seeded corruptions of test images (every task of
-``restore.tasks``) -> metrics/restore/<model>.json, restorations/<model>.npz and .../<model>/<task>.png,
-logged to the model's MLflow run. See docs/restoration.md."""
+``restore.tasks``) -> restorations/<model>.json (the results evaluate@<model> writes into
+metrics/<model>.json through the metric registry), restorations/<model>.npz and
+.../<model>/<task>.png, the pictures logged to the model's MLflow run. See docs/restoration.md."""
 
 from __future__ import annotations
 
@@ -42,9 +43,8 @@ def run(root: Path, name: str, params_file: str | None = None) -> dict:
     result = run_tasks(restorer, inputs.clean, cfg.tasks, p.seed, inputs.labels, inputs.classify, inputs.features)
     data = row_json(result, len(inputs.clean), started, family=family)
     pictures = write_row(root, name, result, inputs, cfg.pictures, data)
-    with closed_run(root, p.experiment, name, root / paths.model_dir(name) / paths.RUN_FILE) as mlrun:
-        mlrun.log_metrics({k: v for k, v in result.metrics.items() if v is not None} | {"restore_seconds": data["restore_seconds"]})
-        mlrun.log_artifact(root / paths.restore_metrics_file(name), "metrics")
+    with closed_run(root, p.experiment, name, root / paths.model_dir(name) / paths.RUN_FILE) as mlrun:  # the keys: evaluate@<model>
+        mlrun.log_artifact(root / paths.restore_results_file(name), "restorations")
         for picture in pictures:
             mlrun.log_artifact(picture, "restorations")
     done = ", ".join(f"{k}={result.metrics.get(k + '_psnr') or float('nan'):.2f} dB ({s:.1f} s)" for k, s in result.seconds.items())

@@ -1,5 +1,5 @@
 """What the restoration stages share: the test images they restore, the evaluator's classifier and
-features, and the outputs of one row (metrics JSON, arrays, pictures)."""
+features, and the outputs of one row (results JSON, arrays, pictures)."""
 
 from __future__ import annotations
 
@@ -64,16 +64,16 @@ def load_inputs(root: Path, n_images: int, seed: int, use_gpu: bool) -> Inputs:
 
 
 def row_json(result: RowResult, n_images: int, started: float, **extra: object) -> dict:
-    """The metrics file of one row: the keys, ``notes`` (reasons of the nulls), how each task was
-    restored, seconds per task and in all."""
-    return {**result.metrics, "restore_seconds": time.perf_counter() - started, "images": n_images, **extra,
+    """The results file of one row (restorations/<row>.json): the keys, ``notes`` (reasons of the
+    nulls), how each task was restored, seconds per task and in all, the images restored."""
+    return {**result.metrics, "restore_seconds": time.perf_counter() - started, "restore_images": n_images, **extra,
             "tasks": {k: {**v, "seconds": result.seconds.get(k)} for k, v in result.methods.items()}, "notes": result.notes}  # fmt: skip
 
 
 def write_row(root: Path, name: str, result: RowResult, inputs: Inputs | None, pictures: int, data: dict) -> list[Path]:
-    """metrics/restore/<row>.json, restorations/<row>.npz and one picture per task under
+    """restorations/<row>.json (the results), restorations/<row>.npz and one picture per task under
     restorations/<row>/ (none without ``inputs``: data that are not images); returns the pictures' paths."""
-    write_json(root / paths.restore_metrics_file(name), data)
+    write_json(root / paths.restore_results_file(name), data)
     write_npz(root / paths.restorations_file(name), arrays(result, inputs.index if inputs is not None else np.zeros(0, dtype=np.int64)))
     folder = root / paths.restore_figures_dir(name)
     folder.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,9 @@ WRITES: dict[str, list[str]] = {
     "sample": [str(paths.samples_file("<model>")), str(paths.samples_png("<model>")), f"{paths.figures_dir('<model>')}/"],
     "evaluate": [str(paths.metrics_file("<model>")), str(paths.resamples_file("<model>"))],
     "reference": [str(paths.metrics_file(row)) for row in paths.REFERENCE_ROWS],
-    "restore": [str(paths.restore_metrics_file("<model>")), str(paths.restorations_file("<model>")), f"{paths.restore_figures_dir('<model>')}/"],
-    "restore-reference": [str(paths.restore_metrics_file("<row>")), str(paths.restorations_file("<row>")), f"{paths.restore_figures_dir('<row>')}/"],
+    "restore": [str(paths.restore_results_file("<model>")), str(paths.restorations_file("<model>")), f"{paths.restore_figures_dir('<model>')}/"],
+    "restore-reference": [str(paths.metrics_file("<row>")), str(paths.restore_results_file("<row>")), str(paths.restorations_file("<row>")),
+                          f"{paths.restore_figures_dir('<row>')}/"],
     "report": [str(paths.REPORTS / "leaderboard.{csv,md}"), str(paths.INDEX_HTML)],
 }
 

@@ -71,11 +71,11 @@ def test_output_paths_match_the_contract() -> None:
     assert outs(body("evaluate")) == [str(paths.resamples_file(m)), str(paths.metrics_file(m))]
     rows = paths.REFERENCE_ROWS
     assert outs(STAGES["reference"]) == [*map(str, map(paths.resamples_file, rows)), *map(str, map(paths.metrics_file, rows))]
-    assert outs(body("restore")) == [str(paths.restorations_file(m)), str(paths.restore_figures_dir(m)), str(paths.restore_metrics_file(m))]
+    assert outs(body("restore")) == [str(paths.restore_results_file(m)), str(paths.restorations_file(m)), str(paths.restore_figures_dir(m))]
     from genmodels.restoration.names import DEFAULT_REFERENCES
 
-    restored = [str(p) for r in DEFAULT_REFERENCES for p in (paths.restorations_file(r), paths.restore_figures_dir(r))]
-    assert outs(STAGES["restore_reference"]) == [*restored, *(str(paths.restore_metrics_file(r)) for r in DEFAULT_REFERENCES)]
+    restored = [str(p) for r in DEFAULT_REFERENCES for p in (paths.restore_results_file(r), paths.restorations_file(r), paths.restore_figures_dir(r))]
+    assert outs(STAGES["restore_reference"]) == [*restored, *(str(paths.metrics_file(r)) for r in DEFAULT_REFERENCES)]
     assert outs(STAGES["report"]) == [str(paths.LEADERBOARD_CSV), str(paths.LEADERBOARD_MD), str(paths.RESTORATION_CSV), str(paths.INDEX_HTML)]
 
 
@@ -140,3 +140,9 @@ def test_the_restoration_reference_rows_are_the_registered_ones() -> None:
 def test_the_report_reads_the_restoration_outputs() -> None:
     deps = STAGES["report"]["deps"]
     assert "metrics" in deps and str(paths.RESTORATIONS) in deps
+
+
+def test_evaluate_reads_the_restore_results_it_writes_into_the_metrics() -> None:
+    """restore@<model> alone writes its results; evaluate@<model> alone writes metrics/<model>.json."""
+    assert str(paths.restore_results_file("${key}")) in body("evaluate")["deps"]
+    assert not any(o.startswith("metrics/") for o in outs(body("restore")))
