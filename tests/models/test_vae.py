@@ -198,3 +198,17 @@ def test_refit_prior_replaces_the_prior_after_training(digits) -> None:
     zs = model.sample_latent(20_000, torch.Generator().manual_seed(1))
     assert torch.allclose(zs.mean(0).double(), torch.from_numpy(gm.weights_ @ gm.means_), atol=0.05)
     assert torch.isfinite(model.log_likelihood(v[:8], torch.Generator().manual_seed(2))).all()
+
+
+def test_anomaly_score_is_the_discrete_bound_on_levels(digits) -> None:
+    """Trained on the levels, the VAE scores anomalies by -log P(k) (what its NLL reports),
+    whatever the dequantization noise of the input; dequantized training keeps the density."""
+    torch.manual_seed(0)
+    model = build_model("vae", {"latent_dim": 2, "hidden": [16], "prior": "standard"}, INFO).eval()
+    x = torch.from_numpy(digits.test.x[:16])
+    v = dequantize(x, 17, torch.Generator().manual_seed(1))
+    expected = -model.discrete_log_prob(x, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(model.anomaly_score(v, torch.Generator().manual_seed(2)), expected)
+    torch.manual_seed(0)
+    dense = build_model("vae", {"latent_dim": 2, "hidden": [16], "prior": "standard", "likelihood": "dequantized"}, INFO).eval()
+    torch.testing.assert_close(dense.anomaly_score(v, torch.Generator().manual_seed(2)), -dense.log_likelihood(v, torch.Generator().manual_seed(2)))
