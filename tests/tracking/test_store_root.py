@@ -98,6 +98,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # several processes importing MLflow at once: ~25 s, in make test-slow
 def test_writers_starting_together_on_a_new_sqlite_store_all_record(tmp_path: Path) -> None:
     """Three processes open the same new SQLite store at the same instant (as ``dvc queue start -j 3``
     stages can): without the store lock MLflow's schema creation races ("table ... already exists")

@@ -58,6 +58,7 @@ def test_one_ray_worker_matches_the_in_process_backend(ray_local, data, tmp_path
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
 
 
+@pytest.mark.slow  # two Ray workers, three validated epochs: ~29 s, in make test-slow
 def test_ray_workers_get_the_validation_split_and_keep_the_best(ray_local, data, digits, tmp_path) -> None:
     from genmodels.training.ray_adapter import train_ray
     from genmodels.training.selection import VAL_KEY, best_so_far
