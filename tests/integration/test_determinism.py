@@ -39,7 +39,7 @@ TINY = tiny_params(
 #: are flat top-level metric names (the contract of docs/design.md), not one group, so they are listed here;
 #: a key derived from one (``train_seconds_seed_mean``, ...) is excluded with it. Only their numeric
 #: values are left out: a null with its reason under "notes" must match like any other line.
-TIMING_KEYS = ("train_seconds", "samples_per_second")
+TIMING_KEYS = ("train_seconds", "samples_per_second", "restore_seconds")
 TIMING_LINE = re.compile(rf'^\s*"(?:{"|".join(TIMING_KEYS)})[a-z_]*": -?[0-9][0-9.eE+-]*,?$', re.MULTILINE)
 
 # Run every dvc.yaml command in file order through the CLI (in-process: one import of torch/MLflow).

@@ -32,7 +32,7 @@ EXPS = {"ep1": 1, "ep3": 3}  # experiment name -> vae.fit.epochs (the baseline t
 
 def baseline(repo: Path) -> None:
     """Every stage of dvc.yaml, in this process, in dvc.yaml's order."""
-    from pipelines import check, evaluate, evaluator, prepare, reference, report, sample, train
+    from pipelines import check, evaluate, evaluator, prepare, reference, report, restore, restore_reference, sample, train
 
     saved = {k: os.environ.pop(k) for k in CLEAN_ENV if k in os.environ}
     try:
@@ -41,8 +41,10 @@ def baseline(repo: Path) -> None:
         evaluator.run(repo)
         train.run(repo, "vae")
         sample.run(repo, "vae")
+        restore.run(repo, "vae")
         evaluate.run(repo, "vae")
         reference.run(repo)
+        restore_reference.run(repo)
         report.run(repo)
     finally:
         os.environ.pop("MLFLOW_TRACKING_URI", None)  # MLflow exports the URI it was given

@@ -86,7 +86,7 @@ def tree(repo: Path, skip: tuple[str, ...]) -> dict[str, str]:
 def test_a_preset_runs_beside_the_default_pipeline_without_touching_it(tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
-    from pipelines import check, evaluate, evaluator, prepare, reference, report, sample, train
+    from pipelines import check, evaluate, evaluator, prepare, reference, report, restore, restore_reference, sample, train
 
     tiny = tiny_params("tiny-preset", ("independent",), data={"limit": 200})
     repo = copy_project(tmp_path / "repo", {"tiny": tiny})
@@ -96,9 +96,9 @@ def test_a_preset_runs_beside_the_default_pipeline_without_touching_it(tmp_path:
     try:  # the default pipeline, as `dvc repro` would run it, recorded with `dvc commit`
         for stage in (check, prepare, evaluator):
             stage.run(repo)
-        for stage in (train, sample, evaluate):
+        for stage in (train, sample, restore, evaluate):
             stage.run(repo, "gmm")
-        for stage in (reference, report):
+        for stage in (reference, restore_reference, report):
             stage.run(repo)
     finally:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
