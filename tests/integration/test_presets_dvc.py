@@ -86,6 +86,7 @@ def tree(repo: Path, skip: tuple[str, ...]) -> dict[str, str]:
 def test_a_preset_runs_beside_the_default_pipeline_without_touching_it(tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
+    from genmodels.restoration.names import DEFAULT_REFERENCES
     from pipelines import check, evaluate, evaluator, prepare, reference, report, restore, restore_reference, sample, train
 
     tiny = tiny_params("tiny-preset", ("independent",), data={"limit": 200})
@@ -126,7 +127,8 @@ def test_a_preset_runs_beside_the_default_pipeline_without_touching_it(tmp_path:
     for experiment in ("tiny-root", "tiny-preset"):  # one MLflow experiment per preset, in the project's store
         runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
         names[experiment] = {r.info.run_name for r in runs if r.data.tags.get("genmodels.report") != "true"}
-    refs = {"ref-holdout", "ref-train-copy"}  # the reference rows are scored (and recorded) like models
+    # the reference rows are scored (and recorded) like models: the sample references and the classical restorers
+    refs = {"ref-holdout", "ref-train-copy", *DEFAULT_REFERENCES}
     assert names == {"tiny-root": {"gmm", *refs}, "tiny-preset": {"independent", *refs}}
     (run,) = client.search_runs([client.get_experiment_by_name("tiny-preset").experiment_id], filter_string="attributes.run_name = 'independent'")
     assert run.data.params["data.limit"] == "200" and run.info.artifact_uri.startswith((repo / "mlartifacts").resolve().as_uri())
