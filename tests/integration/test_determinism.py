@@ -49,7 +49,11 @@ from pathlib import Path
 from pipelines.cli import app
 root, dvc = Path(sys.argv[1]), yaml.safe_load(Path(sys.argv[2]).read_text())
 models = yaml.safe_load((root / "params.yaml").read_text())["models"]
-for name, stage in dvc["stages"].items():
+names = list(dvc["stages"])
+names.remove("restore")
+names.insert(names.index("evaluate"), "restore")  # evaluate@<m> reads restore@<m>'s results (DVC orders by the graph)
+for name in names:
+    stage = dvc["stages"][name]
     items = models.items() if "foreach" in stage else [(None, None)]
     for key, item in items:
         cmd = (stage["do"] if key else stage)["cmd"].replace("${key}", str(key)).replace("${item}", str(item))
