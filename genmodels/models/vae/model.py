@@ -150,6 +150,9 @@ class VAE(GenerativeModel):
         ``z ~ q(z|x)`` per training image (the encoder sees cell centres, as the NLL's does)."""
         if not isinstance(self.latent_prior, RefitPrior):
             return {}
+        if len(x) * self.config.refit_draws < self.config.refit_prior:
+            raise ValueError(f"vae: refit_prior={self.config.refit_prior} needs at least as many posterior draws; "
+                             f"{len(x)} training images x refit_draws={self.config.refit_draws} give fewer")  # fmt: skip
         was_training = self.training
         self.eval()
         v = dequantize(x, self.info.levels, None)
