@@ -8,6 +8,8 @@ import pytest
 import torch
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# Commands run cold unless a test asks for the warm runner (tests/pipelines/test_warm.py, the dvc repro test).
+os.environ.setdefault("GENMODELS_WARM", "0")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 try:  # property tests: fresh examples on a developer's machine, a fixed sequence under CI
