@@ -9,6 +9,7 @@ that step several optimizers per batch (GANs) where DDP's forward hook does not 
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import math
@@ -227,7 +228,70 @@ def _fit_direct(job: TrainJob, state: _State, xt: Tensor, yt: Tensor | None, ctx
 
 
 def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tensor | None, ctx: WorkerContext) -> dict[str, float]:
-    """One pass over this rank's shard; returns the rank-averaged mean loss per group."""
+    """One pass over this rank's shard; returns the rank-averaged mean loss per group.
+
+    Divergence is checked once per epoch, not per step: the epoch runs from a snapshot of the
+    weights, the optimizers' state and the global RNG, summing the step losses on the device;
+    at its end one read takes the sums and whether every weight and optimizer-state tensor is
+    finite. A NaN or inf there restores the snapshot and replays the epoch (bit for bit: same
+    batches, same generators) with the per-step check of :func:`_finite_or_raise`, which stops
+    the run at the first step whose loss or gradient norm is not finite, before the optimizer
+    applies it, with the same message as a run checked at every step. A NaN or inf gradient
+    always reaches the weights or Adam's moments (``m / sqrt(v)`` of an inf is NaN), so no
+    non-finite state survives an epoch, and the check costs one pass over the weights per
+    epoch instead of one over the gradients per step.
+    """
+    snapshot = _snapshot(state)
+    losses = _run_epoch(job, state, epoch, xt, yt, ctx, checked=False)
+    if losses is None:
+        _restore(state, snapshot)
+        losses = _run_epoch(job, state, epoch, xt, yt, ctx, checked=True)
+        assert losses is not None  # the checked pass raises where the unchecked one went wrong
+    return losses
+
+
+@dataclass
+class _Snapshot:
+    model: dict[str, Tensor]
+    optimizers: dict[str, dict[str, Any]]
+    rng: Tensor
+    device_rng: Tensor | None
+
+
+def _snapshot(state: _State) -> _Snapshot:
+    """Copies of what an epoch changes (weights, optimizer states, the global RNG), to replay it."""
+    device = next(iter(state.model.parameters()), torch.empty(0)).device
+    return _Snapshot(
+        model={k: v.detach().clone() for k, v in state.model.state_dict().items()},
+        optimizers={k: copy.deepcopy(o.state_dict()) for k, o in state.optimizers.items()},
+        rng=torch.get_rng_state(),
+        device_rng=torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+    )  # fmt: skip
+
+
+def _restore(state: _State, snap: _Snapshot) -> None:
+    state.model.load_state_dict(snap.model)
+    for k, o in state.optimizers.items():
+        o.load_state_dict(snap.optimizers[k])
+    torch.set_rng_state(snap.rng)
+    if snap.device_rng is not None:
+        torch.cuda.set_rng_state(snap.device_rng, next(state.model.parameters()).device)
+
+
+def _state_tensors(state: _State) -> list[Tensor]:
+    """Every floating-point tensor an optimizer step writes: weights, buffers, optimizer moments."""
+    tensors = [t for t in state.model.state_dict().values() if t.is_floating_point()]
+    for o in state.optimizers.values():
+        tensors += [t for s in o.state.values() for t in s.values() if isinstance(t, Tensor) and t.is_floating_point()]
+    return tensors
+
+
+def _run_epoch(
+    job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tensor | None, ctx: WorkerContext, checked: bool,
+) -> dict[str, float] | None:  # fmt: skip
+    """The epoch's steps. ``checked``: the per-step check (raises at the first non-finite step);
+    otherwise the loss sums stay on the device and ``None`` means a NaN or inf reached the
+    loss sums, the weights or the optimizer state (the caller replays the epoch checked)."""
     fit, model = job.fit, state.model
     group_params = {k: [p for g in o.param_groups for p in g["params"]] for k, o in state.optimizers.items()}
     per_rank = max(1, fit.batch_size // ctx.world_size)
@@ -235,7 +299,7 @@ def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tenso
     order = torch.from_numpy(np.random.default_rng(epoch_seed(job.seed, epoch)).permutation(len(xt)))
     mine = order[ctx.rank :: ctx.world_size]
     gen = torch.Generator(device=ctx.device).manual_seed(epoch_seed(job.seed, epoch, ctx.rank))
-    sums: dict[str, float] = {}
+    sums: dict[str, Tensor | float] = {}
     steps = 0
     n_batches = max(1, (len(order) // ctx.world_size) // per_rank)  # equal on every rank
     for b in range(n_batches):
@@ -247,12 +311,30 @@ def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tenso
             opt.zero_grad(set_to_none=True)
             loss.backward()
             sync_gradients(group_params[group], ctx.world_size)
-            value, norms = _finite_or_raise(job, epoch, b, n_batches, group, loss, group_params[group])
-            if fit.grad_clip is not None and norms:  # what clip_grad_norm_ does, from the norms already computed
-                torch.nn.utils.clip_grads_with_norm_(group_params[group], fit.grad_clip, _total_norm(norms))
+            if checked:
+                value, norms = _finite_or_raise(job, epoch, b, n_batches, group, loss, group_params[group])
+                if fit.grad_clip is not None and norms:  # what clip_grad_norm_ does, from the norms already computed
+                    torch.nn.utils.clip_grads_with_norm_(group_params[group], fit.grad_clip, _total_norm(norms))
+                sums[group] = sums.get(group, 0.0) + value
+            else:
+                if fit.grad_clip is not None:
+                    _clip(group_params[group], fit.grad_clip)
+                # float64 sums of the float32 step losses, in step order: the same floats as a host-side sum
+                sums[group] = sums.get(group, 0.0) + loss.detach().reshape(()).to(torch.float64)
             opt.step()
-            sums[group] = sums.get(group, 0.0) + value
         steps += 1
+    if not checked:
+        tensors = _state_tensors(state)
+        finite = torch.stack([torch.isfinite(t).all() for t in tensors]).all() if tensors else torch.tensor(True)
+        read = torch.stack([*(torch.as_tensor(v, dtype=torch.float64, device=ctx.device) for v in sums.values()), finite.to(ctx.device, torch.float64)]).tolist()
+        bad = not (all(math.isfinite(v) for v in read[:-1]) and read[-1] == 1.0)
+        if ctx.world_size > 1:  # every rank replays, or none does
+            flag = torch.tensor([float(bad)], device=ctx.device)
+            dist.all_reduce(flag)
+            bad = flag.item() > 0
+        if bad:
+            return None
+        sums = dict(zip(sums, read[:-1]))
     for s in state.schedulers.values():
         s.step()
     losses = {f"loss/{k}": v / max(steps, 1) for k, v in sums.items()}
@@ -261,6 +343,13 @@ def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tenso
         dist.all_reduce(vec)
         losses = dict(zip(losses, (vec / ctx.world_size).tolist()))
     return losses
+
+
+def _clip(params: list[torch.nn.Parameter], max_norm: float) -> None:
+    """``clip_grad_norm_`` as the checked pass computes it (per-tensor norms, then their norm): bit for bit the same clipping."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads:
+        torch.nn.utils.clip_grads_with_norm_(params, max_norm, _total_norm(list(torch._foreach_norm(grads))))
 
 
 def _finite_or_raise(

@@ -112,3 +112,71 @@ def test_a_clipped_run_trains_and_the_clipping_takes_effect(digits, tmp_path) ->
     clipped, free = run(grad_clip=1e-3), run()  # every step clipped, each by its own factor
     assert all(torch.isfinite(w).all() for w in clipped.values() if w.is_floating_point())
     assert any(not torch.equal(clipped[k], free[k]) for k in free)
+
+
+class _Ctx:
+    """A single-process worker context for driving one epoch by hand."""
+
+    rank, world_size, device = 0, 1, torch.device("cpu")
+
+
+def _epoch_state(family: str, model: dict, fit: dict, seed: int = 3):
+    from genmodels.models.core.registry import build_model
+    from genmodels.training.loop import _State, build_optimizers
+
+    job = TrainJob.create(name=family, family=family, model_config=model, fit={"epochs": 3, "batch_size": 32, **fit}, info=INFO, seed=seed)
+    torch.manual_seed(seed)
+    net = build_model(job.family, job.model_config, job.info)
+    optimizers, schedulers = build_optimizers(net, job.fit)
+    return job, _State(net, optimizers, schedulers, history=[], start_epoch=0)
+
+
+@pytest.mark.parametrize(
+    ("family", "model", "fit"),
+    [("vae", {"hidden": [16], "latent_dim": 2}, {}), ("vae", {"hidden": [16], "latent_dim": 2}, {"grad_clip": 1e-2}),
+     ("gan", {"hidden": [16], "latent_dim": 4}, {})],
+)  # fmt: skip
+def test_the_epoch_checked_once_equals_the_epoch_checked_at_every_step(digits, family, model, fit) -> None:
+    """The unchecked pass (loss sums on the device, one read at the end) trains exactly what the
+    per-step check trains: the same weights, optimizer state and mean losses, bit for bit."""
+    from genmodels.training.loop import _run_epoch
+
+    x = torch.from_numpy(np.asarray(digits.train.x[:256], dtype=np.float32))
+    results = []
+    for checked in (True, False):
+        job, state = _epoch_state(family, model, fit)
+        torch.manual_seed(11)
+        losses = [_run_epoch(job, state, e, x, None, _Ctx(), checked=checked) for e in range(2)]
+        results.append((losses, state.model.state_dict(), [o.state_dict()["state"] for o in state.optimizers.values()]))
+    (la, wa, oa), (lb, wb, ob) = results
+    assert la == lb
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert all(torch.equal(sa[i][n], sb[i][n]) for sa, sb in zip(oa, ob) for i in sa for n in sa[i] if isinstance(sa[i][n], torch.Tensor))
+
+
+def test_a_run_that_diverges_mid_epoch_is_replayed_and_stops_at_the_exact_step(digits, monkeypatch) -> None:
+    """A NaN injected into the 5th batch's loss: the epoch ends with non-finite weights, is rolled
+    back to its start and replayed with the per-step check, which names step 5, and the model
+    is left at its state from before the epoch (nothing non-finite survives)."""
+    from genmodels.models.vae.model import VAE
+    from genmodels.training.loop import _train_epoch
+
+    job, state = _epoch_state("vae", {"hidden": [16], "latent_dim": 2}, {})
+    before = {k: v.clone() for k, v in state.model.state_dict().items()}
+    calls = {"n": 0}
+    original = VAE.training_losses
+
+    def poisoned(self, xb, yb, gen):
+        for group, loss in original(self, xb, yb, gen):
+            calls["n"] += 1
+            yield group, loss * float("nan") if calls["n"] % 8 == 5 else loss  # step 5 of each pass over 8 batches
+
+    monkeypatch.setattr(VAE, "training_losses", poisoned)
+    x = torch.from_numpy(np.asarray(digits.train.x[:256], dtype=np.float32))
+    with pytest.raises(TrainingDiverged, match=r"^vae diverged at epoch 0, step 5 of 8: loss 'model' is nan"):
+        _train_epoch(job, state, 0, x, None, _Ctx())
+    assert calls["n"] == 8 + 5  # the whole unchecked pass, then the replay up to the bad step
+    weights = state.model.state_dict()
+    assert all(torch.isfinite(w).all() for w in weights.values() if w.is_floating_point())
+    # the replay stopped before step 5's update: steps 1-4 of the epoch were applied again from the snapshot
+    assert any(not torch.equal(before[k], weights[k]) for k in before)
