@@ -65,7 +65,7 @@ bench: $(STAMP)
 	time python benchmarks/bench_quality.py --first $(BENCH)/digits --keep $(BENCH)/digits-2
 	time python benchmarks/bench_quality.py --params presets/mnist5k/params.yaml --keep $(BENCH)/mnist5k
 	time python benchmarks/bench_stages.py
-	time python benchmarks/bench_trainer_overhead.py --diagnose no_check
+	time python benchmarks/bench_trainer_overhead.py --diagnose step_check
 	time python benchmarks/bench_data_scaling.py
 	time python benchmarks/bench_ray_overhead.py
 	time python benchmarks/bench_rbm_chains.py --evaluator $(BENCH)/digits/models/evaluator

@@ -9,7 +9,6 @@ that step several optimizers per batch (GANs) where DDP's forward hook does not 
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import math
@@ -178,6 +177,7 @@ class _State:
     history: list[dict[str, float]]
     start_epoch: int
     best_state: dict[str, torch.Tensor] | None = None  # a copy of the best validated epoch's weights
+    snapshot: _Snapshot | None = None  # the current epoch's start, for a replay after a non-finite epoch
 
     def writer(self, job: TrainJob, epoch: int, device: torch.device) -> Callable[[Path], None]:
         def write(path: Path) -> None:
@@ -230,60 +230,79 @@ def _fit_direct(job: TrainJob, state: _State, xt: Tensor, yt: Tensor | None, ctx
 def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tensor | None, ctx: WorkerContext) -> dict[str, float]:
     """One pass over this rank's shard; returns the rank-averaged mean loss per group.
 
-    Divergence is checked once per epoch, not per step: the epoch runs from a snapshot of the
-    weights, the optimizers' state and the global RNG, summing the step losses on the device;
-    at its end one read takes the sums and whether every weight and optimizer-state tensor is
-    finite. A NaN or inf there restores the snapshot and replays the epoch (bit for bit: same
-    batches, same generators) with the per-step check of :func:`_finite_or_raise`, which stops
-    the run at the first step whose loss or gradient norm is not finite, before the optimizer
-    applies it, with the same message as a run checked at every step. A NaN or inf gradient
-    always reaches the weights or Adam's moments (``m / sqrt(v)`` of an inf is NaN), so no
-    non-finite state survives an epoch, and the check costs one pass over the weights per
-    epoch instead of one over the gradients per step.
+    Divergence is checked once per epoch, not per step: the epoch starts with a snapshot of the
+    weights, the optimizers' state and the global RNG (copied into buffers kept from epoch to
+    epoch), and sums the step losses on the device; at its end one read takes the loss sums
+    and the sum of every weight and optimizer-state tensor (a NaN or inf anywhere makes its sum
+    non-finite). A non-finite read restores the snapshot and replays the epoch (bit for bit:
+    same batches, same generators) with the per-step check of :func:`_finite_or_raise`, which
+    stops the run at the first step whose loss or gradient norm is not finite, before the
+    optimizer applies it, with the same message as a run checked at every step. A NaN or inf
+    gradient always reaches the weights or Adam's moments (``m / sqrt(v)`` of an inf is NaN),
+    so no non-finite state survives an epoch; the check costs a copy and a sum of the state per
+    epoch instead of a pass over the gradients per step. (A sum that overflows with finite
+    entries only costs a replay that finds nothing: the checked pass then returns as usual.)
     """
-    snapshot = _snapshot(state)
+    if state.snapshot is None:
+        state.snapshot = _Snapshot()
+    state.snapshot.take(state)
     losses = _run_epoch(job, state, epoch, xt, yt, ctx, checked=False)
     if losses is None:
-        _restore(state, snapshot)
+        state.snapshot.restore(state)
         losses = _run_epoch(job, state, epoch, xt, yt, ctx, checked=True)
         assert losses is not None  # the checked pass raises where the unchecked one went wrong
     return losses
 
 
-@dataclass
 class _Snapshot:
-    model: dict[str, Tensor]
-    optimizers: dict[str, dict[str, Any]]
-    rng: Tensor
-    device_rng: Tensor | None
+    """The training state at an epoch's start, in buffers reused from epoch to epoch."""
+
+    def __init__(self) -> None:
+        self.live: list[Tensor] = []  # the state's tensors (weights, buffers, optimizer state), updated in place by training
+        self.copies: list[Tensor] = []
+        self.entries: list[tuple[str, Any, str]] = []  # (optimizer, parameter, key) of each optimizer-state tensor
+        self.rng = torch.empty(0)
+        self.device_rng: Tensor | None = None
+
+    def take(self, state: _State) -> None:
+        live = list(state.model.state_dict().values())
+        entries = []
+        for name, o in state.optimizers.items():
+            for p, s in o.state.items():
+                for key, t in s.items():
+                    if isinstance(t, Tensor):
+                        live.append(t)
+                        entries.append((name, p, key))
+        if len(live) == len(self.live) and all(a is b or (a.shape == b.shape and a.dtype == b.dtype) for a, b in zip(live, self.copies)):
+            torch._foreach_copy_(self.copies, live)  # one copy into the kept buffers
+        else:  # the first epoch, or the optimizers' state has just been created
+            self.copies = [t.detach().clone() for t in live]
+        self.live, self.entries = live, entries
+        self.rng = torch.get_rng_state()
+        device = live[0].device if live else torch.device("cpu")
+        self.device_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+    def restore(self, state: _State) -> None:
+        kept = {(name, id(p), key) for name, p, key in self.entries}
+        for name, o in state.optimizers.items():  # state created during the epoch goes (the optimizer re-creates it lazily)
+            for p in list(o.state):
+                for key in [k for k, t in o.state[p].items() if isinstance(t, Tensor) and (name, id(p), k) not in kept]:
+                    del o.state[p][key]
+                if not o.state[p]:
+                    del o.state[p]
+        with torch.no_grad():
+            torch._foreach_copy_(self.live, self.copies)
+        torch.set_rng_state(self.rng)
+        if self.device_rng is not None:
+            torch.cuda.set_rng_state(self.device_rng, self.live[0].device)
 
 
-def _snapshot(state: _State) -> _Snapshot:
-    """Copies of what an epoch changes (weights, optimizer states, the global RNG), to replay it."""
-    device = next(iter(state.model.parameters()), torch.empty(0)).device
-    return _Snapshot(
-        model={k: v.detach().clone() for k, v in state.model.state_dict().items()},
-        optimizers={k: copy.deepcopy(o.state_dict()) for k, o in state.optimizers.items()},
-        rng=torch.get_rng_state(),
-        device_rng=torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-    )  # fmt: skip
-
-
-def _restore(state: _State, snap: _Snapshot) -> None:
-    state.model.load_state_dict(snap.model)
-    for k, o in state.optimizers.items():
-        o.load_state_dict(snap.optimizers[k])
-    torch.set_rng_state(snap.rng)
-    if snap.device_rng is not None:
-        torch.cuda.set_rng_state(snap.device_rng, next(state.model.parameters()).device)
-
-
-def _state_tensors(state: _State) -> list[Tensor]:
-    """Every floating-point tensor an optimizer step writes: weights, buffers, optimizer moments."""
+def _state_sums(state: _State) -> list[Tensor]:
+    """The sum of every floating-point tensor an optimizer step writes: weights, buffers, optimizer moments."""
     tensors = [t for t in state.model.state_dict().values() if t.is_floating_point()]
     for o in state.optimizers.values():
         tensors += [t for s in o.state.values() for t in s.values() if isinstance(t, Tensor) and t.is_floating_point()]
-    return tensors
+    return [t.sum() for t in tensors]
 
 
 def _run_epoch(
@@ -324,10 +343,9 @@ def _run_epoch(
             opt.step()
         steps += 1
     if not checked:
-        tensors = _state_tensors(state)
-        finite = torch.stack([torch.isfinite(t).all() for t in tensors]).all() if tensors else torch.tensor(True)
-        read = torch.stack([*(torch.as_tensor(v, dtype=torch.float64, device=ctx.device) for v in sums.values()), finite.to(ctx.device, torch.float64)]).tolist()
-        bad = not (all(math.isfinite(v) for v in read[:-1]) and read[-1] == 1.0)
+        state_sum = torch.stack(_state_sums(state) or [torch.zeros((), device=ctx.device)]).to(torch.float64).sum()
+        read = torch.stack([*(torch.as_tensor(v, dtype=torch.float64, device=ctx.device) for v in sums.values()), state_sum]).tolist()
+        bad = not all(math.isfinite(v) for v in read)
         if ctx.world_size > 1:  # every rank replays, or none does
             flag = torch.tensor([float(bad)], device=ctx.device)
             dist.all_reduce(flag)
