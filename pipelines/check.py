@@ -3,19 +3,22 @@
 DVC reruns a stage only when a param it declares changes, so a misspelt top-level key (or a
 section no stage reads) would otherwise pass silently. This stage depends on the whole file
 (and the code that defines the defaults), so any edit reruns it; it writes
-``build/params.resolved.yaml``: params.yaml with every default of the typed configs filled
+``build/params.resolved.json``: params.yaml with every default of the typed configs filled
 in. The other stages declare their params from that file, so
 
 - a stage reruns when an effective value it reads changes (an edit, or a new default);
 - sections and keys may be omitted from params.yaml (DVC needs declared keys to exist);
 - every stage runs after this one, and an invalid file stops ``dvc repro`` here.
+
+The file is JSON, not YAML: DVC reads a stage's params file once per stage when it checks
+whether the stage changed, and its YAML parser (pure Python) took 80 ms a read, about 3 s of
+every no-op ``dvc repro`` over the pipeline's stages; JSON takes well under 1 ms.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-
-import yaml
 
 from genmodels.atomic import write_text
 from genmodels.config import Params
@@ -48,7 +51,6 @@ def run(root: Path, params_file: str | None = None) -> dict:
     p = params(root, params_file)
     check_names(p)
     data = resolved(p)
-    header = "# Written by the check stage: params.yaml with every default resolved. Do not edit.\n"
-    write_text(root / paths.PARAMS_RESOLVED, header + yaml.safe_dump(data, sort_keys=False))
+    write_text(root / paths.PARAMS_RESOLVED, json.dumps(data, indent=2) + "\n")
     log(f"check: params valid ({len(p.models)} model(s): {', '.join(f'{n}={f}' for n, f in p.models.items())})")
     return data

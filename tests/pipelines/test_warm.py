@@ -23,7 +23,7 @@ from tests.tiny_pipeline import tiny_params
 CLI = str(Path(sys.executable).parent / "genmodels")
 # Files every stage below writes whose bytes do not depend on the clock.
 STAGES = [["check"], ["prepare"], ["train", "gmm"], ["sample", "gmm"]]
-DETERMINISTIC = ["build/params.resolved.yaml", "data/prepared/train.parquet", "data/prepared/test.parquet", "data/prepared/card.json",
+DETERMINISTIC = ["build/params.resolved.json", "data/prepared/train.parquet", "data/prepared/test.parquet", "data/prepared/card.json",
                  "models/gmm/model.pt", "samples/gmm.parquet"]  # fmt: skip
 
 
