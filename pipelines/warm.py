@@ -12,7 +12,12 @@ error (the file descriptors themselves, ``SCM_RIGHTS``); the runner forks; the f
 client's descriptors, directory, environment and arguments, imports the project's modules afresh
 from disk (so an edited source file is always the one that runs) and runs the command; the
 client forwards signals (Ctrl-C, ``kill``) to the fork's process group and exits with the fork's
-exit status, or dies of its signal. A client killed outright (SIGKILL) takes its fork with it:
+exit status, or dies of its signal. A fork that imported third-party modules the runner lacked
+(what a stage imports on first use: torch's compiler stack behind the optimizers, MLflow's
+migration and tracing modules, ...) lists them in ``<key>.modules`` when it ends; the runner
+imports them before the next fork (and a new runner with the same key at its start), so every
+stage after the first of its kind starts with its imports done.
+A client killed outright (SIGKILL) takes its fork with it:
 the runner sees the connection close and kills the fork's group. What a command prints, writes
 and returns is the same as cold (the warm and cold outputs are compared byte for byte in
 tests/pipelines/test_warm.py).
@@ -25,7 +30,7 @@ Safety rules:
   thread counts, ``TORCH*``, ``CUDA*``, ``LD_*``, locale, ...): the socket's name is a hash of
   them. Any other variable (``GENMODELS_ROOT``, ``MLFLOW_TRACKING_URI``, ...) is set per command.
 * A fork copies only the forking thread: the runner checks that no other Python thread runs
-  after its imports and exits otherwise, so that clients run cold. The native threads it has
+  after its imports (and after each learned import) and exits otherwise, so that clients run cold. The native threads it has
   then are OpenBLAS's pools (numpy's and SciPy's), which OpenBLAS shuts down around a fork
   and restarts on demand; pyarrow's jemalloc background thread is switched off for it.
   torch's OpenMP pool is never started in the runner (it runs no tensor work).
@@ -128,6 +133,11 @@ def _paths(key: str) -> tuple[str, str, str]:
     return os.path.join(d, f"{key}.sock"), os.path.join(d, f"{key}.lock"), os.path.join(d, f"{key}.log")
 
 
+def _learned_path(key: str) -> str:
+    """The third-party modules that forks of this key's runners imported (one name a line)."""
+    return os.path.join(runner_dir(), f"{key}.modules")
+
+
 def _send(conn: socket.socket, message: dict, fds: list[int] | None = None) -> None:
     data = json.dumps(message).encode()
     payload = HEADER.pack(len(data)) + data
@@ -226,8 +236,9 @@ def _start_runner() -> None:
 # ----------------------------------------------------------------------------- the runner
 
 
-def _preload() -> None:
-    """Import the stage modules and :data:`PRELOAD` (their third-party imports stay), then forget the project's own modules."""
+def _preload(learned: list[str] = ()) -> None:
+    """Import the stage modules, :data:`PRELOAD` and ``learned`` (their third-party imports stay),
+    then forget the project's own modules."""
     import importlib
 
     for name in (*STAGE_MODULES, *PRELOAD):
@@ -235,8 +246,33 @@ def _preload() -> None:
             importlib.import_module(name)
         except Exception as exc:  # a module that cannot load cold will say so in the fork, in its own words
             print(f"warm runner: {name} not preloaded: {exc}", file=sys.stderr, flush=True)
+    _import_learned(learned)
     for name in [m for m in sys.modules if m.split(".")[0] in OWN_PACKAGES and m != __name__]:
         del sys.modules[name]
+
+
+def _import_learned(names: list[str]) -> None:
+    """Import what earlier forks imported on their own (quietly: a module made on the fly, such as a
+    migration script or a generated template, has no importable name and is skipped)."""
+    import importlib
+
+    for name in names:
+        if name not in sys.modules and name.split(".")[0] not in OWN_PACKAGES:
+            try:
+                importlib.import_module(name)
+            except BaseException:  # noqa: BLE001  (anything a stray module does at import)
+                pass
+
+
+def _read_learned(key: str, offset: int) -> tuple[list[str], int]:
+    try:
+        with open(_learned_path(key), "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return [], offset
+    complete = data[: data.rfind(b"\n") + 1]
+    return complete.decode(errors="replace").split(), offset + len(complete)
 
 
 def serve(key: str) -> None:
@@ -245,8 +281,9 @@ def serve(key: str) -> None:
 
     sock_path, lock_path, _ = _paths(key)
     idle = float(os.environ.get(IDLE_ENV, DEFAULT_IDLE))
+    learned, offset = _read_learned(key, 0)
     try:
-        _preload()
+        _preload(learned)
         import threading
 
         if threading.active_count() != 1:
@@ -273,7 +310,7 @@ def serve(key: str) -> None:
             for sk, _ in sel.select(timeout=0.05 if jobs else max(0.05, idle - (time.monotonic() - last))):
                 if sk.data is None:
                     conn, _ = listener.accept()
-                    pid = _start(conn, listener, sel)
+                    pid = _start(conn, listener, sel, key)
                     if pid is not None:
                         jobs[pid] = conn
                         sel.register(conn, selectors.EVENT_READ, pid)
@@ -303,6 +340,12 @@ def serve(key: str) -> None:
                     pass
                 conn.close()
                 last = time.monotonic()
+                more, offset = _read_learned(key, offset)
+                if more:  # what this fork imported on its own: the next forks find it loaded
+                    _import_learned(more)
+                    if threading.active_count() != 1:
+                        print(f"warm runner: {threading.enumerate()} run after learning imports; stopping", file=sys.stderr, flush=True)
+                        idle = 0.0
             if not jobs and not _same_file(sock_path, inode):
                 return  # replaced or removed: another runner serves this key now
     finally:
@@ -320,7 +363,7 @@ def _same_file(path: str, inode: int) -> bool:
         return False
 
 
-def _start(conn: socket.socket, listener: socket.socket, sel: object) -> int | None:
+def _start(conn: socket.socket, listener: socket.socket, sel: object, key: str) -> int | None:
     """Read one request and fork its command; returns the fork's pid (None for a bad request)."""
     conn.settimeout(5.0)
     try:
@@ -339,7 +382,7 @@ def _start(conn: socket.socket, listener: socket.socket, sel: object) -> int | N
             listener.close()
             sel.close()  # type: ignore[attr-defined]
             conn.close()
-            code = _become(request, fds)
+            code = _become(request, fds, key)
         finally:
             os._exit(code)
     for fd in fds:
@@ -352,7 +395,7 @@ def _start(conn: socket.socket, listener: socket.socket, sel: object) -> int | N
     return pid
 
 
-def _become(request: dict, fds: list[int]) -> int:
+def _become(request: dict, fds: list[int], key: str) -> int:
     """In the fork: take the client's descriptors, directory, environment and arguments, then run the CLI."""
     import atexit
     import io
@@ -382,6 +425,7 @@ def _become(request: dict, fds: list[int]) -> int:
     sys.stdout = sys.__stdout__ = stream(1, "w", os.isatty(1))
     sys.stderr = sys.__stderr__ = stream(2, "w", True)
     code: object = 0
+    loaded = set(sys.modules)
     try:
         from pipelines.cli import main as cold_main
 
@@ -395,6 +439,16 @@ def _become(request: dict, fds: list[int]) -> int:
         code = 1
     threading._shutdown()  # type: ignore[attr-defined]  # as at interpreter exit: wait for non-daemon threads
     atexit._run_exitfuncs()
+    new = [m for m in list(sys.modules) if m not in loaded and m.split(".")[0] not in OWN_PACKAGES and not m.startswith("_")]
+    if new:  # tell the runner (one append, whole lines)
+        try:
+            fd = os.open(_learned_path(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, ("\n".join(new) + "\n").encode())
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
     if code is None:
         code = 0
     elif not isinstance(code, int):

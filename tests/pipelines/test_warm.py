@@ -82,6 +82,8 @@ def test_warm_commands_write_the_same_bytes_and_lines_as_cold(tmp_path: Path, ru
         assert a.stdout == b.stdout, args
     for rel in DETERMINISTIC:
         assert (cold / rel).read_bytes() == (hot / rel).read_bytes(), rel
+    learned = [line for f in Path(runner_env[warm.DIR_ENV]).glob("*.modules") for line in f.read_text().split()]
+    assert learned and not [m for m in learned if m.split(".")[0] in warm.OWN_PACKAGES]  # third-party modules the forks imported
     # a user error: the same one line and exit code
     a, b = run(["train", "nosuch"], cold, cold_env), run(["train", "nosuch"], hot, runner_env)
     assert (a.returncode, a.stderr) == (b.returncode, b.stderr) and b.returncode == 2 and b.stderr.startswith("error: ")
