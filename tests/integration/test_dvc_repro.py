@@ -15,6 +15,7 @@ import yaml
 
 from genmodels.metrics.registry import MetricKey, metric_keys, register_metric, unregister_metric
 from genmodels.metrics.seeds import headline_keys
+from tests.integration.shell import RUNNERS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).parents[2]
@@ -36,6 +37,7 @@ TINY = {
 def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS", "GENMODELS_ROOT")}
     env["PATH"] = f"{Path(os.sys.executable).parent}:{env['PATH']}"
+    env.update(RUNNERS.env())  # stages start warm, as for a user
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     if check and out.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import yaml
 
 from pipelines import warm
 from tests.tiny_pipeline import tiny_params
+from tests.warm_runners import WarmRunners
 
 CLI = str(Path(sys.executable).parent / "genmodels")
 # Files every stage below writes whose bytes do not depend on the clock.
@@ -30,18 +29,11 @@ DETERMINISTIC = ["build/params.resolved.json", "data/prepared/train.parquet", "d
 @pytest.fixture
 def runner_env():
     """An environment whose runners live in a private folder (and stop when the test ends)."""
-    folder = Path(tempfile.mkdtemp(prefix="gw", dir="/tmp"))  # short: a socket path has at most 107 bytes
+    runners = WarmRunners()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update({warm.DIR_ENV: str(folder), warm.ENABLE_ENV: "1", warm.IDLE_ENV: "60"})
+    env.update({**runners.env(), warm.IDLE_ENV: "60"})
     yield env
-    for log in folder.glob("*.log"):
-        for line in log.read_text().splitlines():
-            if ": serving" in line:
-                try:
-                    os.kill(int(line.split()[2].rstrip(":")), signal.SIGTERM)
-                except (OSError, ValueError):
-                    pass
-    shutil.rmtree(folder, ignore_errors=True)
+    runners.stop()
 
 
 def project(root: Path, models: tuple[str, ...] = ("gmm",), **sections: dict) -> Path:
