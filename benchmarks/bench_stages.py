@@ -189,7 +189,7 @@ def start_runner(root: Path) -> float:
         if time.monotonic() > deadline:
             raise CommandFailed(f"the warm runner did not start (see its log in {WARM_MODE['dir']})")
         time.sleep(0.2)
-    code = "import time; from pipelines import warm; t = time.process_time(); warm._preload(); print(time.process_time() - t)"
+    code = "import time; from pipelines import warm_runner; t = time.process_time(); warm_runner._preload(); print(time.process_time() - t)"
     return float(subprocess.run([sys.executable, "-c", code], cwd="/", env=env_for(root), capture_output=True, text=True, check=True).stdout.strip())
 
 

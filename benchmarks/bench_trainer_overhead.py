@@ -31,7 +31,7 @@ then weighs more per epoch than in a full-length run. The remaining gap is itemi
 timing the loop's per-epoch divergence check (the snapshot of weights, optimizer state and
 RNG copied into the kept buffers, and the sums of the state read at the epoch's end) and one
 checkpoint write on the model, and by a diagnostic variant of the loop run the same way
-(``--diagnose step_check``): every epoch run with the per-step check (``_finite_or_raise``: one
+(``--diagnose step_check``): every epoch run with the per-step check (``finite_or_raise``: one
 ``torch._foreach_norm`` pass over the gradients and one read per optimizer step), what the
 loop does only when it replays a non-finite epoch. Rows go to
 ``benchmarks/results.csv`` (``--no-write``: printed only).
@@ -60,7 +60,8 @@ from genmodels.training import loop as loop_module
 from genmodels.training.cadence import Cadence
 from genmodels.training.config import ScalingConfig
 from genmodels.training.local import LocalContext
-from genmodels.training.loop import TrainJob, _Snapshot, _State, _state_sums, build_optimizers, epoch_seed, train_worker
+from genmodels.training.divergence import Snapshot, state_sums
+from genmodels.training.loop import TrainJob, _State, build_optimizers, epoch_seed, train_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 CADENCE = ScalingConfig().checkpoint_seconds
@@ -163,12 +164,12 @@ def itemise(job: TrainJob, x: np.ndarray, y: np.ndarray | None, work: Path, reps
         loss.backward()
         optimizers[group].step()  # optimizer state exists, as in a real checkpoint and from the second epoch on
     state = _State(model, optimizers, schedulers, history=[{"epoch": 0.0}], start_epoch=0)
-    snap = _Snapshot()
-    snap.take(state)  # allocates the buffers once, as the first epoch does
+    snap = Snapshot()
+    snap.take(model, optimizers)  # allocates the buffers once, as the first epoch does
     t0 = time.process_time()
     for _ in range(reps):
-        snap.take(state)
-        torch.stack(_state_sums(state)).to(torch.float64).sum().item()
+        snap.take(model, optimizers)
+        torch.stack(state_sums(model, optimizers)).to(torch.float64).sum().item()
     check = (time.process_time() - t0) / reps
     write = state.writer(job, 0, torch.device("cpu"))
     times = []

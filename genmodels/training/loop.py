@@ -9,7 +9,6 @@ that step several optimizers per batch (GANs) where DDP's forward hook does not 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import time
@@ -30,14 +29,13 @@ from genmodels.errors import GenmodelsError
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.registry import build_model
 from genmodels.training import checkpoint as ckpt
+from genmodels.training.divergence import Snapshot, TrainingDiverged, clip, finite_or_raise, state_sums, total_norm
+
+__all__ = ["TrainJob", "TrainingDiverged", "train_worker"]  # TrainingDiverged: what a diverging run raises
 from genmodels.training import selection
 from genmodels.training.config import FitConfig
 
 RNG_FILE = "rng.pt"  # the global torch RNG state at the checkpoint (dropout draws from it)
-
-
-class TrainingDiverged(GenmodelsError):
-    """A loss or its gradient became NaN or infinite."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +175,7 @@ class _State:
     history: list[dict[str, float]]
     start_epoch: int
     best_state: dict[str, torch.Tensor] | None = None  # a copy of the best validated epoch's weights
-    snapshot: _Snapshot | None = None  # the current epoch's start, for a replay after a non-finite epoch
+    snapshot: Snapshot | None = None  # the current epoch's start, for a replay after a non-finite epoch
 
     def writer(self, job: TrainJob, epoch: int, device: torch.device) -> Callable[[Path], None]:
         def write(path: Path) -> None:
@@ -235,7 +233,7 @@ def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tenso
     epoch), and sums the step losses on the device; at its end one read takes the loss sums
     and the sum of every weight and optimizer-state tensor (a NaN or inf anywhere makes its sum
     non-finite). A non-finite read restores the snapshot and replays the epoch (bit for bit:
-    same batches, same generators) with the per-step check of :func:`_finite_or_raise`, which
+    same batches, same generators) with the per-step check of :func:`~genmodels.training.divergence.finite_or_raise`, which
     stops the run at the first step whose loss or gradient norm is not finite, before the
     optimizer applies it, with the same message as a run checked at every step. A NaN or inf
     gradient always reaches the weights or Adam's moments (``m / sqrt(v)`` of an inf is NaN),
@@ -244,65 +242,14 @@ def _train_epoch(job: TrainJob, state: _State, epoch: int, xt: Tensor, yt: Tenso
     entries only costs a replay that finds nothing: the checked pass then returns as usual.)
     """
     if state.snapshot is None:
-        state.snapshot = _Snapshot()
-    state.snapshot.take(state)
+        state.snapshot = Snapshot()
+    state.snapshot.take(state.model, state.optimizers)
     losses = _run_epoch(job, state, epoch, xt, yt, ctx, checked=False)
     if losses is None:
-        state.snapshot.restore(state)
+        state.snapshot.restore(state.optimizers)
         losses = _run_epoch(job, state, epoch, xt, yt, ctx, checked=True)
         assert losses is not None  # the checked pass raises where the unchecked one went wrong
     return losses
-
-
-class _Snapshot:
-    """The training state at an epoch's start, in buffers reused from epoch to epoch."""
-
-    def __init__(self) -> None:
-        self.live: list[Tensor] = []  # the state's tensors (weights, buffers, optimizer state), updated in place by training
-        self.copies: list[Tensor] = []
-        self.entries: list[tuple[str, Any, str]] = []  # (optimizer, parameter, key) of each optimizer-state tensor
-        self.rng = torch.empty(0)
-        self.device_rng: Tensor | None = None
-
-    def take(self, state: _State) -> None:
-        live = list(state.model.state_dict().values())
-        entries = []
-        for name, o in state.optimizers.items():
-            for p, s in o.state.items():
-                for key, t in s.items():
-                    if isinstance(t, Tensor):
-                        live.append(t)
-                        entries.append((name, p, key))
-        if len(live) == len(self.live) and all(a is b or (a.shape == b.shape and a.dtype == b.dtype) for a, b in zip(live, self.copies)):
-            torch._foreach_copy_(self.copies, live)  # one copy into the kept buffers
-        else:  # the first epoch, or the optimizers' state has just been created
-            self.copies = [t.detach().clone() for t in live]
-        self.live, self.entries = live, entries
-        self.rng = torch.get_rng_state()
-        device = live[0].device if live else torch.device("cpu")
-        self.device_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-
-    def restore(self, state: _State) -> None:
-        kept = {(name, id(p), key) for name, p, key in self.entries}
-        for name, o in state.optimizers.items():  # state created during the epoch goes (the optimizer re-creates it lazily)
-            for p in list(o.state):
-                for key in [k for k, t in o.state[p].items() if isinstance(t, Tensor) and (name, id(p), k) not in kept]:
-                    del o.state[p][key]
-                if not o.state[p]:
-                    del o.state[p]
-        with torch.no_grad():
-            torch._foreach_copy_(self.live, self.copies)
-        torch.set_rng_state(self.rng)
-        if self.device_rng is not None:
-            torch.cuda.set_rng_state(self.device_rng, self.live[0].device)
-
-
-def _state_sums(state: _State) -> list[Tensor]:
-    """The sum of every floating-point tensor an optimizer step writes: weights, buffers, optimizer moments."""
-    tensors = [t for t in state.model.state_dict().values() if t.is_floating_point()]
-    for o in state.optimizers.values():
-        tensors += [t for s in o.state.values() for t in s.values() if isinstance(t, Tensor) and t.is_floating_point()]
-    return [t.sum() for t in tensors]
 
 
 def _run_epoch(
@@ -331,19 +278,19 @@ def _run_epoch(
             loss.backward()
             sync_gradients(group_params[group], ctx.world_size)
             if checked:
-                value, norms = _finite_or_raise(job, epoch, b, n_batches, group, loss, group_params[group])
+                value, norms = finite_or_raise(job, epoch, b, n_batches, group, loss, group_params[group])
                 if fit.grad_clip is not None and norms:  # what clip_grad_norm_ does, from the norms already computed
-                    torch.nn.utils.clip_grads_with_norm_(group_params[group], fit.grad_clip, _total_norm(norms))
+                    torch.nn.utils.clip_grads_with_norm_(group_params[group], fit.grad_clip, total_norm(norms))
                 sums[group] = sums.get(group, 0.0) + value
             else:
                 if fit.grad_clip is not None:
-                    _clip(group_params[group], fit.grad_clip)
+                    clip(group_params[group], fit.grad_clip)
                 # float64 sums of the float32 step losses, in step order: the same floats as a host-side sum
                 sums[group] = sums.get(group, 0.0) + loss.detach().reshape(()).to(torch.float64)
             opt.step()
         steps += 1
     if not checked:
-        state_sum = torch.stack(_state_sums(state) or [torch.zeros((), device=ctx.device)]).to(torch.float64).sum()
+        state_sum = torch.stack(state_sums(state.model, state.optimizers) or [torch.zeros((), device=ctx.device)]).to(torch.float64).sum()
         read = torch.stack([*(torch.as_tensor(v, dtype=torch.float64, device=ctx.device) for v in sums.values()), state_sum]).tolist()
         bad = not all(math.isfinite(v) for v in read)
         if ctx.world_size > 1:  # every rank replays, or none does
@@ -361,52 +308,6 @@ def _run_epoch(
         dist.all_reduce(vec)
         losses = dict(zip(losses, (vec / ctx.world_size).tolist()))
     return losses
-
-
-def _clip(params: list[torch.nn.Parameter], max_norm: float) -> None:
-    """``clip_grad_norm_`` as the checked pass computes it (per-tensor norms, then their norm): bit for bit the same clipping."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if grads:
-        torch.nn.utils.clip_grads_with_norm_(params, max_norm, _total_norm(list(torch._foreach_norm(grads))))
-
-
-def _finite_or_raise(
-    job: TrainJob, epoch: int, step: int, n_steps: int, group: str, loss: Tensor, params: list[torch.nn.Parameter],
-) -> tuple[float, list[Tensor]]:  # fmt: skip
-    """The step's loss (a float) and per-tensor gradient L2 norms (tensors); a NaN or inf loss or total
-    gradient norm stops the run, before the optimizer step, with :class:`TrainingDiverged`.
-
-    One pass over the gradients (``torch._foreach_norm``, what ``clip_grad_norm_`` does first) and
-    one device sync, which reads the loss and the per-tensor norms together. The total norm
-    ``sqrt(sum n_i^2)`` is checked on the host in float64 against half the largest value of the
-    gradients' dtype: below it the norm computed in that dtype cannot overflow, so the step is
-    finite; at or above it (or with a NaN/inf anywhere) the total is computed exactly as
-    ``clip_grad_norm_`` does and decides.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    norms = list(torch._foreach_norm(grads)) if grads else []
-    read = torch.stack([loss.detach().reshape(()), *norms]).tolist()
-    value = read[0]
-    if math.isfinite(value) and sum(n * n for n in read[1:]) < _safe_square_sum(frozenset(g.dtype for g in grads)):
-        return value, norms
-    norm_value = _total_norm(norms).item() if norms else 0.0
-    if math.isfinite(value) and math.isfinite(norm_value):
-        return value, norms
-    what = f"loss '{group}' is {value}" if not math.isfinite(value) else f"the gradient norm of loss '{group}' is {norm_value} (loss {value:.6g})"
-    where = f"epoch {epoch}, step {step + 1} of {n_steps}"
-    raise TrainingDiverged(f"{job.name} diverged at {where}: {what}; lower fit.lr or set fit.grad_clip")
-
-
-def _total_norm(norms: list[Tensor]) -> Tensor:
-    """The total L2 norm of the gradients from their per-tensor norms, as ``clip_grad_norm_`` computes it."""
-    return torch.linalg.vector_norm(torch.stack(norms))
-
-
-@functools.cache
-def _safe_square_sum(dtypes: frozenset[torch.dtype]) -> float:
-    """A bound on ``sum n_i^2`` below which the total norm in these dtypes stays finite: half the
-    smallest largest-finite value (the rounding of float sums is far inside that factor of 2)."""
-    return min((torch.finfo(d).max for d in dtypes), default=math.inf) / 2
 
 
 def _validate(job: TrainJob, state: _State, epoch: int, xv: Tensor, ctx: WorkerContext) -> dict[str, float]:

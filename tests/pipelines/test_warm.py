@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines import warm
+from pipelines import warm, warm_runner
 from tests.tiny_pipeline import tiny_params
 from tests.warm_runners import WarmRunners
 
@@ -137,6 +137,9 @@ def test_ui_and_tune_and_off_run_cold(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_runner_forgets_the_projects_modules() -> None:
     """After the preload only third-party modules stay: a fork imports the project's code from disk."""
-    code = "import sys\nfrom pipelines import warm\nwarm._preload()\nown = [m for m in sys.modules if m.split('.')[0] in ('genmodels', 'pipelines')]\nprint(own, 'torch' in sys.modules, 'mlflow' in sys.modules)"
+    code = (
+        "import json, sys\nfrom pipelines import warm_runner\nwarm_runner._preload()\n"
+        "print(json.dumps([sorted(m for m in sys.modules if m.split('.')[0] in ('genmodels', 'pipelines')), 'torch' in sys.modules, 'mlflow' in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
-    assert out.stdout.split() == ["['pipelines.warm']", "True", "True"]
+    assert json.loads(out.stdout.splitlines()[-1]) == [["pipelines.warm", "pipelines.warm_runner"], True, True]

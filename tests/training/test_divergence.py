@@ -1,4 +1,4 @@
-"""The loop's per-step finiteness check: one pass over the gradients and one read decide exactly
+"""The loop's divergence check (genmodels/training/divergence.py); its per-step check: one pass over the gradients and one read decide exactly
 what the total gradient norm of ``clip_grad_norm_`` would (a NaN/inf loss or norm stops the run)."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import torch
 from genmodels.data.base import DatasetInfo
 from genmodels.training import checkpoint as ckpt
 from genmodels.training.local import train_local
-from genmodels.training.loop import TrainingDiverged, TrainJob, _finite_or_raise, _safe_square_sum, _total_norm
+from genmodels.training.divergence import TrainingDiverged, finite_or_raise, safe_square_sum, total_norm
+from genmodels.training.loop import TrainJob
 
 INFO = DatasetInfo("digits", "image", (1, 8, 8), 17, 10, (0.0, 1.0))
 JOB = TrainJob.create(name="m", family="vae", model_config={"hidden": [8], "latent_dim": 2}, fit={}, info=INFO, seed=0)
@@ -28,7 +29,7 @@ def with_grads(*grads: torch.Tensor) -> list[torch.nn.Parameter]:
 
 def check(loss: float | torch.Tensor, params: list[torch.nn.Parameter]) -> tuple[float, list[torch.Tensor]]:
     loss = loss if isinstance(loss, torch.Tensor) else torch.tensor(loss)
-    return _finite_or_raise(JOB, 2, 4, 9, "g", loss, params)
+    return finite_or_raise(JOB, 2, 4, 9, "g", loss, params)
 
 
 def test_a_finite_step_gives_the_loss_and_the_norms_of_clip_grad_norm() -> None:
@@ -37,7 +38,7 @@ def test_a_finite_step_gives_the_loss_and_the_norms_of_clip_grad_norm() -> None:
     value, norms = check(torch.tensor(1.2345678), with_grads(*grads, None))
     assert value == torch.tensor(1.2345678).item()  # the float32 loss, exactly
     assert len(norms) == len(grads)
-    assert torch.equal(_total_norm(norms), torch.nn.utils.get_total_norm(grads))
+    assert torch.equal(total_norm(norms), torch.nn.utils.get_total_norm(grads))
 
 
 def test_clipping_from_the_norms_equals_clip_grad_norm() -> None:
@@ -45,7 +46,7 @@ def test_clipping_from_the_norms_equals_clip_grad_norm() -> None:
     grads = [torch.randn(s, generator=gen) for s in [(16, 4), (4,)]]
     ours, reference = with_grads(*[g.clone() for g in grads]), with_grads(*[g.clone() for g in grads])
     _, norms = check(0.5, ours)
-    torch.nn.utils.clip_grads_with_norm_(ours, 0.1, _total_norm(norms))
+    torch.nn.utils.clip_grads_with_norm_(ours, 0.1, total_norm(norms))
     torch.nn.utils.clip_grad_norm_(reference, 0.1)
     for a, b in zip(ours, reference):
         assert torch.equal(a.grad, b.grad)
@@ -61,10 +62,10 @@ def test_a_total_norm_that_overflows_stops_although_every_tensor_norm_is_finite(
 
 def test_above_the_safe_bound_the_exact_total_decides() -> None:
     grads = [torch.full((3,), 1e19)]  # sum of squares 3e38: past the bound, yet the float32 total 1.7e19 is finite
-    assert 3e38 >= _safe_square_sum(frozenset({torch.float32}))
+    assert 3e38 >= safe_square_sum(frozenset({torch.float32}))
     value, norms = check(1.0, with_grads(*grads))
     assert value == 1.0
-    assert torch.equal(_total_norm(norms), torch.nn.utils.get_total_norm(grads)) and torch.isfinite(_total_norm(norms))
+    assert torch.equal(total_norm(norms), torch.nn.utils.get_total_norm(grads)) and torch.isfinite(total_norm(norms))
 
 
 @pytest.mark.parametrize(
@@ -85,11 +86,11 @@ def test_a_non_finite_loss_or_gradient_stops_with_its_value(loss: float, grad: t
 def test_the_bound_follows_the_gradients_dtype() -> None:
     big = torch.full((2,), 1e30, dtype=torch.float64)  # a float64 norm of 2e30 is finite (float32 would overflow)
     value, norms = check(torch.tensor(2.0, dtype=torch.float64), with_grads(big, big))
-    assert value == 2.0 and _total_norm(norms).item() == pytest.approx(2e30)
+    assert value == 2.0 and total_norm(norms).item() == pytest.approx(2e30)
     huge = torch.full((2,), 1e160, dtype=torch.float64)
     with pytest.raises(TrainingDiverged, match="the gradient norm of loss 'g' is inf"):
         check(torch.tensor(2.0, dtype=torch.float64), with_grads(huge, huge))
-    assert _safe_square_sum(frozenset({torch.float16, torch.float32})) == torch.finfo(torch.float16).max / 2
+    assert safe_square_sum(frozenset({torch.float16, torch.float32})) == torch.finfo(torch.float16).max / 2
 
 
 def test_a_loss_that_reaches_no_parameter_is_still_checked() -> None:
