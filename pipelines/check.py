@@ -3,16 +3,18 @@
 DVC reruns a stage only when a param it declares changes, so a misspelt top-level key (or a
 section no stage reads) would otherwise pass silently. This stage depends on the whole file
 (and the code that defines the defaults), so any edit reruns it; it writes
-``build/params.resolved.json``: params.yaml with every default of the typed configs filled
+``build/params_resolved.json``: params.yaml with every default of the typed configs filled
 in. The other stages declare their params from that file, so
 
 - a stage reruns when an effective value it reads changes (an edit, or a new default);
 - sections and keys may be omitted from params.yaml (DVC needs declared keys to exist);
 - every stage runs after this one, and an invalid file stops ``dvc repro`` here.
 
-The file is JSON, not YAML: DVC reads a stage's params file once per stage when it checks
-whether the stage changed, and its YAML parser (pure Python) took 80 ms a read, about 3 s of
-every no-op ``dvc repro`` over the pipeline's stages; JSON takes well under 1 ms.
+The file is JSON, not YAML, and its name has one dot: DVC reads a stage's params file once per
+stage when it checks whether the stage changed, choosing the parser by the name's suffix
+(everything after the first dot, so ``.resolved.json`` would still be read as YAML), and its
+YAML parser (pure Python) took 80 ms a read, about 3 s of every no-op ``dvc repro`` over the
+pipeline's stages; JSON takes well under 1 ms.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ ParamsOpt = typer.Option(None, "--params", help="params file relative to the pro
 @app.command()
 @one_line_errors
 def check(params: Optional[str] = ParamsOpt) -> None:
-    """Validate the whole params file (every key, every model section) -> build/params.resolved.json, every default filled in."""
+    """Validate the whole params file (every key, every model section) -> build/params_resolved.json, every default filled in."""
     from pipelines import check as stage
 
     stage.run(project_root(), params)

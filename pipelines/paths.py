@@ -22,7 +22,7 @@ LEADERBOARD_CSV = REPORTS / "leaderboard.csv"
 LEADERBOARD_MD = REPORTS / "leaderboard.md"
 RESTORATION_CSV = REPORTS / "restoration.csv"  # the report's restoration table (its markdown is in leaderboard.md)
 RUNS = Path(".ray_runs")  # Ray Train / local checkpoints (resume state), not a DVC output
-PARAMS_RESOLVED = Path("build/params.resolved.json")  # the check stage: params.yaml with every default filled in; stages declare params from it
+PARAMS_RESOLVED = Path("build/params_resolved.json")  # the check stage: params.yaml with every default filled in; stages declare params from it
 HISTORY_FILE = "history.json"  # per-epoch training history inside models/<model>/
 RUN_FILE = "mlflow.json"  # inside models/<model>/: the id of the model's MLflow run (reference rows: .ray_runs/<row>.mlflow.json)
 

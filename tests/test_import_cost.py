@@ -42,7 +42,7 @@ from genmodels.models import MODEL_CONFIGS
 assert MODEL_CONFIGS.names() == sorted({{"vae", "gan", "rbm", "flow", "bayesnet", "gmm", "kde", "independent"}})
 """
     assert loaded(code) == []
-    assert (tmp_path / "build" / "params.resolved.json").is_file()
+    assert (tmp_path / "build" / "params_resolved.json").is_file()
 
 
 def test_prepare_on_digits_imports_neither_sklearn_nor_pandas(tmp_path: Path) -> None:

@@ -120,7 +120,7 @@ def client_of(repo: Path):
 def test_the_baseline_is_committed_and_up_to_date(project: dict) -> None:
     repo = project["repo"]
     tracked = set(sh(repo, "git", "ls-files").stdout.split())  # `git add -A` under the repository's own .gitignore
-    assert {"dvc.lock", "metrics/vae.json", "metrics/ref-holdout.json", "metrics/ref-train-copy.json", "build/params.resolved.json"} <= tracked
+    assert {"dvc.lock", "metrics/vae.json", "metrics/ref-holdout.json", "metrics/ref-train-copy.json", "build/params_resolved.json"} <= tracked
     assert {"resamples/vae.npz", "reports/leaderboard.md"} <= tracked  # the other cache: false outputs, so no stage is stale
     cached = [f for f in tracked if f.startswith(("mlartifacts/", "models/", "data/", "samples/", "figures/")) and not f.endswith("/.gitignore")]
     assert "mlflow.db" not in tracked and cached == []  # the store and the DVC-cached outputs stay out of git
@@ -191,8 +191,8 @@ def test_dvc_exp_show_lists_both_with_their_params_and_metrics(project: dict) ->
     for name, epochs in EXPS.items():
         data = exps[name]
         assert data["params"]["params.yaml"]["data"]["vae"]["fit"]["epochs"] == epochs
-        # the params every stage read (the committed build/params.resolved.json), defaults included
-        resolved = data["params"]["build/params.resolved.json"]["data"]
+        # the params every stage read (the committed build/params_resolved.json), defaults included
+        resolved = data["params"]["build/params_resolved.json"]["data"]
         assert resolved["vae"]["fit"]["epochs"] == epochs and "lr" in resolved["vae"]["fit"]
         fid = data["metrics"]["metrics/vae.json"]["data"]["fid"]
         (run,) = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id],

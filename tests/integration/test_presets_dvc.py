@@ -66,7 +66,7 @@ def test_dvc_reads_the_mnist5k_preset_and_runs_its_check_stage_in_its_folder(tmp
     models = yaml.safe_load((ROOT / "presets/mnist5k/params.yaml").read_text())["models"]
     assert {f"presets/mnist5k/dvc.yaml:train@{m}" for m in models} <= set(stages) and len(models) > 1  # the preset's models, not the root's gmm
     assert ran(sh(repo, "dvc", "repro", "presets/mnist5k/dvc.yaml:check")) == {"presets/mnist5k/dvc.yaml:check"}
-    resolved = yaml.safe_load((repo / "presets/mnist5k/build/params.resolved.json").read_text())
+    resolved = yaml.safe_load((repo / "presets/mnist5k/build/params_resolved.json").read_text())
     assert resolved["data"]["name"] == "mnist5k" and not (repo / "build").exists()
     lock = yaml.safe_load((repo / "presets/mnist5k/dvc.lock").read_text())["stages"]["check"]
     assert [d["path"] for d in lock["deps"]] == ["../../genmodels", "../../pipelines", "params.yaml"] and not (repo / "dvc.lock").exists()
@@ -115,7 +115,7 @@ def test_a_preset_runs_beside_the_default_pipeline_without_touching_it(tmp_path:
     assert json.loads((preset / "data/prepared/card.json").read_text())["sizes"]["train"] + \
         json.loads((preset / "data/prepared/card.json").read_text())["sizes"]["val"] == 200  # fmt: skip
     for rel in ("dvc.lock", "models/independent/model.pt", "samples/independent.parquet", "metrics/independent.json",
-                "metrics/ref-holdout.json", "reports/leaderboard.md", "build/params.resolved.json"):  # fmt: skip
+                "metrics/ref-holdout.json", "reports/leaderboard.md", "build/params_resolved.json"):  # fmt: skip
         assert (preset / rel).is_file(), rel
     assert "| independent |" in (preset / "reports/leaderboard.md").read_text() and "gmm" not in os.listdir(preset / "metrics")
     assert tree(repo, ("presets/", *STORE)) == default  # the default run's outputs, dvc.lock and params, byte for byte

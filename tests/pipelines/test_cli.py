@@ -67,7 +67,7 @@ def test_check_resolves_defaults_and_keeps_the_last_valid_file(tmp_path: Path) -
 
     (tmp_path / "params.yaml").write_text("models: {vae: vae, g: gmm}\nvae: {fit: {epochs: 3}}\n")
     assert genmodels(tmp_path, "check").returncode == 0
-    resolved = tmp_path / "build/params.resolved.json"
+    resolved = tmp_path / "build/params_resolved.json"
     data = yaml.safe_load(resolved.read_text())
     assert data["vae"]["fit"]["epochs"] == 3 and data["vae"]["fit"]["lr"] == 1e-3  # given and default
     assert data["g"]["model"]["n_components"] > 0 and data["evaluate"]["kid_subsets"] == 100

@@ -22,7 +22,7 @@ from tests.warm_runners import WarmRunners
 CLI = str(Path(sys.executable).parent / "genmodels")
 # Files every stage below writes whose bytes do not depend on the clock.
 STAGES = [["check"], ["prepare"], ["train", "gmm"], ["sample", "gmm"]]
-DETERMINISTIC = ["build/params.resolved.json", "data/prepared/train.parquet", "data/prepared/test.parquet", "data/prepared/card.json",
+DETERMINISTIC = ["build/params_resolved.json", "data/prepared/train.parquet", "data/prepared/test.parquet", "data/prepared/card.json",
                  "models/gmm/model.pt", "samples/gmm.parquet"]  # fmt: skip
 
 
@@ -94,6 +94,7 @@ def _children(pid: int) -> set[int]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_a_signal_to_the_client_reaches_its_fork(tmp_path: Path, runner_env: dict[str, str], sig: int) -> None:
     """SIGTERM is forwarded (the trainer checkpoints and stops, as cold); SIGKILL of the client kills the fork."""
