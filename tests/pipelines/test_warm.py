@@ -59,6 +59,7 @@ def wait_for_runner(env: dict[str, str], timeout: float = 120.0) -> int:
     return int(line.split()[2].rstrip(":"))
 
 
+@pytest.mark.slow
 def test_warm_commands_write_the_same_bytes_and_lines_as_cold(tmp_path: Path, runner_env: dict[str, str]) -> None:
     cold, hot = project(tmp_path / "cold"), project(tmp_path / "warm")
     cold_env = {**runner_env, warm.ENABLE_ENV: "0"}
@@ -136,6 +137,7 @@ def test_ui_and_tune_and_off_run_cold(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not warm._wanted(["train", "vae"])
 
 
+@pytest.mark.slow
 def test_the_runner_forgets_the_projects_modules() -> None:
     """After the preload only third-party modules stay: a fork imports the project's code from disk."""
     code = (
