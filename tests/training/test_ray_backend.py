@@ -47,6 +47,7 @@ def test_two_workers_train_and_a_rerun_resumes(ray_local, data, tmp_path) -> Non
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
 
 
+@pytest.mark.slow  # starts Ray and one worker: ~36 s, in make test-slow (make test stays under 6 minutes)
 def test_one_ray_worker_matches_the_in_process_backend(ray_local, data, tmp_path) -> None:
     from genmodels.training.ray_adapter import train_ray
 
