@@ -42,7 +42,7 @@ class Snapshot:
                     if isinstance(t, Tensor):
                         live.append(t)
                         entries.append((name, p, key))
-        if len(live) == len(self.live) and all(a is b or (a.shape == b.shape and a.dtype == b.dtype) for a, b in zip(live, self.copies)):
+        if len(live) == len(self.copies) and all(a.shape == b.shape and a.dtype == b.dtype for a, b in zip(live, self.copies)):
             torch._foreach_copy_(self.copies, live)  # one copy into the kept buffers
         else:  # the first epoch, or the optimizers' state has just been created
             self.copies = [t.detach().clone() for t in live]
@@ -74,11 +74,14 @@ def state_sums(model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimiz
     return [t.sum() for t in tensors]
 
 
-def clip(params: list[torch.nn.Parameter], max_norm: float) -> None:
-    """``clip_grad_norm_`` as the checked pass computes it (per-tensor norms, then their norm): bit for bit the same clipping."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if grads:
-        torch.nn.utils.clip_grads_with_norm_(params, max_norm, total_norm(list(torch._foreach_norm(grads))))
+def clip(params: list[torch.nn.Parameter], max_norm: float, norms: list[Tensor] | None = None) -> None:
+    """``clip_grad_norm_`` as computed here (per-tensor norms, then their norm; ``norms`` when already
+    computed by :func:`finite_or_raise`): the checked and the unchecked pass clip bit for bit alike."""
+    if norms is None:
+        grads = [p.grad for p in params if p.grad is not None]
+        norms = list(torch._foreach_norm(grads)) if grads else []
+    if norms:
+        torch.nn.utils.clip_grads_with_norm_(params, max_norm, total_norm(norms))
 
 
 def finite_or_raise(

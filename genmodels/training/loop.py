@@ -29,11 +29,11 @@ from genmodels.errors import GenmodelsError
 from genmodels.models.core.base import GenerativeModel
 from genmodels.models.core.registry import build_model
 from genmodels.training import checkpoint as ckpt
-from genmodels.training.divergence import Snapshot, TrainingDiverged, clip, finite_or_raise, state_sums, total_norm
-
-__all__ = ["TrainJob", "TrainingDiverged", "train_worker"]  # TrainingDiverged: what a diverging run raises
 from genmodels.training import selection
 from genmodels.training.config import FitConfig
+from genmodels.training.divergence import Snapshot, TrainingDiverged, clip, finite_or_raise, state_sums
+
+__all__ = ["TrainJob", "TrainingDiverged", "train_worker"]  # TrainingDiverged: what a diverging run raises
 
 RNG_FILE = "rng.pt"  # the global torch RNG state at the checkpoint (dropout draws from it)
 
@@ -279,8 +279,8 @@ def _run_epoch(
             sync_gradients(group_params[group], ctx.world_size)
             if checked:
                 value, norms = finite_or_raise(job, epoch, b, n_batches, group, loss, group_params[group])
-                if fit.grad_clip is not None and norms:  # what clip_grad_norm_ does, from the norms already computed
-                    torch.nn.utils.clip_grads_with_norm_(group_params[group], fit.grad_clip, total_norm(norms))
+                if fit.grad_clip is not None:
+                    clip(group_params[group], fit.grad_clip, norms)  # from the norms the check computed
                 sums[group] = sums.get(group, 0.0) + value
             else:
                 if fit.grad_clip is not None:
