@@ -367,6 +367,29 @@ def test_mixture_base_samples_decode_its_latents() -> None:
     assert not model.gaussian_latent and build_model("flow", {}, POINTS).gaussian_latent
 
 
+def test_a_data_initialised_mixture_base_starts_on_the_first_batchs_latents(tmp_path) -> None:
+    """base_init data: the first training pass puts the base means on that batch's latents (after
+    actnorm's own init), once; a loaded checkpoint does not start again; random leaves them alone."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(12, 2, generator=g)
+    model = build_model("flow", {"base": "mixture", "base_components": 4, "mlp_hidden": [16]}, POINTS).train()
+    model.log_likelihood(x)
+    with torch.no_grad():
+        z, _ = model.flow(x)
+    torch.testing.assert_close(model.base.means, z[:4])
+    model.log_likelihood(torch.rand(12, 2, generator=g))  # a second pass leaves them
+    torch.testing.assert_close(model.base.means, z[:4])
+    ckpt.write_model(tmp_path, model, "flow")
+    loaded = ckpt.load_model(tmp_path).train()
+    loaded.log_likelihood(torch.rand(12, 2, generator=g))
+    torch.testing.assert_close(loaded.base.means, z[:4])
+    torch.manual_seed(1)
+    random = build_model("flow", {"base": "mixture", "base_components": 4, "mlp_hidden": [16], "base_init": "random"}, POINTS).train()
+    before = random.base.means.clone()
+    random.log_likelihood(x)
+    torch.testing.assert_close(random.base.means, before)
+
+
 def test_images_decode_into_the_unit_interval_even_from_far_latents() -> None:
     model = trained_a_little(IMAGE)
     with torch.no_grad():

@@ -124,3 +124,15 @@ def test_vamp_prior_is_the_mean_of_the_encoded_pseudo_inputs(bounded: bool) -> N
     with torch.no_grad():  # the strategy reads the owner's parameter at each call
         owner.pseudo_inputs.add_(1.0)
     assert not torch.equal(prior.components()[0], mu)
+
+
+def test_data_initialisation_puts_the_means_on_the_first_rows() -> None:
+    """``initialize(z)``: the first min(K, n) means are rows of z, every scale z's per-dim sd, equal weights."""
+    prior = GaussianMixturePrior(4, 3)
+    z = torch.randn(3, 3, generator=torch.Generator().manual_seed(0)) * torch.tensor([1.0, 2.0, 0.5])
+    untouched = prior.means[3].clone()
+    prior.initialize(z)
+    torch.testing.assert_close(prior.means[:3], z)
+    torch.testing.assert_close(prior.means[3], untouched)  # fewer rows than components: the rest keep their draw
+    torch.testing.assert_close(prior.log_std, torch.log(z.std(0)).expand(4, 3))
+    torch.testing.assert_close(prior.components()[2], torch.full((4,), -math.log(4)))

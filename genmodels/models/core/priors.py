@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
 LOG_2PI = math.log(2 * math.pi)
@@ -48,6 +49,19 @@ class GaussianMixturePrior(nn.Module):
 
     def log_prob(self, z: Tensor) -> Tensor:
         return mixture_log_density(z, *self.components())
+
+    @torch.no_grad()
+    def initialize(self, z: Tensor) -> None:
+        """Data-dependent start (as k-means seeds from data points): the means become the first
+        ``min(K, n)`` rows of ``z`` (a shuffled batch), every scale the batch's per-dim standard
+        deviation, the weights equal. Distributed, rank 0's start is broadcast to every rank."""
+        m = min(len(self.means), len(z))
+        self.means[:m] = z[:m]
+        self.log_std.copy_(torch.log(z.std(0).clamp_min(1e-3)).expand_as(self.log_std))
+        self.logits.zero_()
+        if dist.is_available() and dist.is_initialized():
+            for t in (self.means, self.log_std):
+                dist.broadcast(t.data, src=0)
 
     def sample(self, n: int, generator: torch.Generator, temperature: float = 1.0) -> Tensor:
         return mixture_sample(n, *self.components(), generator, temperature)

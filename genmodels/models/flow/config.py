@@ -39,6 +39,9 @@ class FlowConfig(StrictModel):
     # -- both
     base: Literal["gaussian", "mixture"] = "gaussian"  # latent base density: N(0, I) or a learned diagonal Gaussian mixture
     base_components: int = Field(10, ge=1)  # K of the mixture base
+    # the mixture base's start: "data" puts its means on the latents of K training images (first
+    # batch, like actnorm's init), "random" draws them from N(0, I)
+    base_init: Literal["data", "random"] = "data"
     actnorm: bool = True  # actnorm before every coupling (data-dependent init on the first batch)
     inv_conv: bool = False  # invertible 1x1 conv / linear map before every channel or point coupling
     scale_bound: float = Field(2.0, gt=0.0)  # affine couplings' log-scale is bound * tanh(raw / bound)

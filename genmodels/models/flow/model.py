@@ -254,6 +254,8 @@ class Flow(GenerativeModel):
         self.flow = build_flow(info, config)
         if config.base == "mixture":
             self.base = GaussianMixturePrior(config.base_components, self.dim)
+            if config.base_init == "data":
+                self.register_buffer("base_initialized", torch.zeros((), dtype=torch.uint8))
 
     def log_base(self, z: Tensor) -> Tensor:
         """``log p(z)`` of flattened latents: ``N(z; 0, I)`` or the learned mixture."""
@@ -285,7 +287,11 @@ class Flow(GenerativeModel):
         if tuple(x.shape[1:]) != self.data_shape:
             raise ValueError(f"flow expects inputs shaped (n, {', '.join(map(str, self.data_shape))}), got {list(x.shape)}")
         z, log_det = self.flow(x)
-        return self.log_base(z.flatten(1)) + log_det
+        z = z.flatten(1)
+        if self.training and hasattr(self, "base_initialized") and not bool(self.base_initialized):
+            self.base.initialize(z.detach())
+            self.base_initialized.fill_(1)
+        return self.log_base(z) + log_det
 
     def training_losses(self, x: Tensor, y: Tensor | None, generator: torch.Generator) -> Iterator[tuple[str, Tensor]]:
         v = dequantize(x, self.info.levels, generator)
