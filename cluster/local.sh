@@ -41,17 +41,28 @@ up() {
   echo "export RAY_ADDRESS=$address RAY_AUTH_MODE=token   # head + $workers worker node(s), $cpus CPU(s) each"
 }
 
+# Stop this cluster's processes in dependency order: raylets first, then the head's helpers
+# (autoscaler monitor, dashboard, log monitors), the GCS last. Each goes within a second that
+# way; sent SIGTERM all at once, raylets and the monitor keep retrying the GCS for ~30 s.
 down() {
-  # only the processes of this cluster: their command lines name its port or temp folder
-  local pids
-  pids="$(pgrep -f -- "(127\.0\.0\.1:$port|$temp)" || true)"
-  if [ -n "$pids" ]; then
-    kill $pids 2>/dev/null || true
-    for _ in $(seq 1 30); do pgrep -f -- "(127\.0\.0\.1:$port|$temp)" >/dev/null || break; sleep 1; done
-    pids="$(pgrep -f -- "(127\.0\.0\.1:$port|$temp)" || true)"
-    [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
-  fi
+  local match="(127\.0\.0\.1:$port|$temp)"
+  stop_matching "raylet/raylet.*($port|$temp)"
+  stop_matching "$match" "gcs_server"
+  stop_matching "$match"
   echo "stopped the cluster at $address"
+}
+
+# stop_matching PATTERN [EXCEPT]: SIGTERM the processes whose command line matches PATTERN (and
+# not EXCEPT), wait up to 10 s, then SIGKILL the rest.
+stop_matching() {
+  local pattern="$1" except="${2:-}" pids
+  list() { pgrep -fa -- "$pattern" | { if [ -n "$except" ]; then grep -v -- "$except"; else cat; fi; } | cut -d' ' -f1 || true; }
+  pids="$(list)"
+  [ -n "$pids" ] || return 0
+  kill $pids 2>/dev/null || true
+  for _ in $(seq 1 100); do [ -n "$(list)" ] || return 0; sleep 0.1; done
+  pids="$(list)"
+  [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
 }
 
 case "${1:-}" in

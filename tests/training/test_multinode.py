@@ -8,12 +8,11 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.training.test_ray_cluster import free_port
+from tests.local_cluster import local_cluster
 
 pytest.importorskip("ray")
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -22,15 +21,9 @@ REPO = Path(__file__).parents[2]
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A head and two worker nodes of one CPU each on 127.0.0.1, started and stopped by cluster/local.sh."""
-    env = {**os.environ, "GENMODELS_RAY_PORT": str(free_port()), "GENMODELS_RAY_TEMP": tempfile.mkdtemp(prefix="gmr", dir="/tmp")}
-    script = [str(REPO / "cluster" / "local.sh")]
-    up = subprocess.run([*script, "up", "2", "1"], env=env, capture_output=True, text=True, timeout=300, check=False)
-    try:
-        assert up.returncode == 0, up.stderr
-        yield f"127.0.0.1:{env['GENMODELS_RAY_PORT']}"
-    finally:
-        subprocess.run([*script, "down"], env=env, capture_output=True, timeout=120, check=False)
+    """A head and two worker nodes of one CPU each on 127.0.0.1."""
+    with local_cluster(workers=2) as address:
+        yield address
 
 
 EPOCHS = 6

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -12,15 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_cluster import free_port
+
 pytest.importorskip("ray")
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
