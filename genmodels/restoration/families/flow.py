@@ -1,11 +1,12 @@
 """Flow: posterior mean by self-normalised importance sampling with the flow's own draws (:mod:`..importance`).
 
-A gradient search is a poor fit for this flow: its quantized front end is an autoregressive
-categorical model whose log-probabilities are piecewise constant in the input (zero gradient
-in data space), and searching its latent needs the sequential inverse at every step. Exact
-draws of its discrete model are cheap in bulk, so the posterior mean is estimated from
-``importance_samples`` of them, shared by every image (and by every task, through ``shared``; approximate; consistent in the number
-of draws, degenerate when the observation is very informative, e.g. large observed regions).
+One method for every flow configuration: with the quantized front end (``front_max_levels``)
+a gradient search is a poor fit, its autoregressive categorical model having log-probabilities
+piecewise constant in the input (zero gradient in data space) and a sequential inverse at
+every step. Exact draws of the discrete model are cheap in bulk, so the posterior mean is
+estimated from ``importance_samples`` of them, shared by every image (and by every task,
+through ``shared``; approximate; consistent in the number of draws, degenerate when the
+observation is very informative, e.g. large observed regions).
 """
 
 from __future__ import annotations
