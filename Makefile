@@ -56,7 +56,8 @@ readme: $(STAMP)
 # make bench: every benchmark in turn, each writing its rows of benchmarks/results.csv, then the
 # table (docs/bench.md says what each figure measures). Not part of make test. bench_repro's
 # cold run is kept in build/bench/digits: bench_quality runs the same params once more and
-# compares, bench_rbm_chains reuses its evaluator. Tune's search benchmark: make bench-tune.
+# compares, bench_rbm_chains reuses its evaluator; bench_evaluator_seeds scores the repository's
+# committed samples (run after make repro). Tune's search benchmark: make bench-tune.
 BENCH := build/bench
 bench: $(STAMP)
 	rm -rf $(BENCH) && mkdir -p $(BENCH)
@@ -69,6 +70,7 @@ bench: $(STAMP)
 	time python benchmarks/bench_data_scaling.py
 	time python benchmarks/bench_ray_overhead.py
 	time python benchmarks/bench_rbm_chains.py --evaluator $(BENCH)/digits/models/evaluator
+	time python benchmarks/bench_evaluator_seeds.py
 	python benchmarks/table.py
 
 bench-tune: $(STAMP)
