@@ -9,15 +9,18 @@ learned Gaussian mixture), so the density is exact by the change of variables fo
 
 where the log-det sums every layer's term, including the pre-processing of images.
 
-Images: for coarsely quantized data (digits: 17 levels) a front end on the quantization
-cells (:mod:`genmodels.models.flow.front`) followed by a probit, otherwise RealNVP's logit;
+Images: for coarsely quantized data (at most ``front_max_levels`` levels; the project's digits
+params turn it off) a front end on the quantization cells (:mod:`genmodels.models.flow.front`)
+followed by a probit, otherwise RealNVP's logit;
 the front end is a masked autoregressive layer over all pixels (MAF with piecewise-linear
 transformers, the default for small images) or a chain of piecewise-linear couplings over
 pixel groups, coarse to fine. Then RealNVP's multi-scale architecture: per level,
 checkerboard couplings, a squeeze, channel couplings, and half of the channels factored out
 to the latent. Points: MLP couplings with alternating masks. Sampling inverts ``f`` on
 base draws at temperature ``T``; ``latent_dim = prod(shape)``, so ``decode`` (and PPL) is
-defined.
+defined. A mixture base (FlowGMM, Izmailov et al. 2020) starts on the latents of training
+images (``base_init: data``): on digits' validation split that took FID from 7.0 to 3.7
+(40 components, 100 epochs; docs/defaults.md).
 """
 
 from __future__ import annotations
