@@ -54,9 +54,10 @@ def main() -> None:
     params = seeded_params(yaml.safe_load(args.params.read_text()), seeds, args.models.split(",") if args.models else None)
     work = args.keep or Path(tempfile.mkdtemp(prefix="genmodels-seeds-"))
     work.mkdir(parents=True, exist_ok=True)
-    (work.parent / f"{work.name}.params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     bench_repro.THREADS = str(args.threads)
-    bench_repro.make_project(work, work.parent / f"{work.name}.params.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        bench_repro.make_project(work, Path(tmp) / "params.yaml")
     wall = bench_repro.repro(work)[0]
     name = f"quality_{params['data']['name']}"
     with open(work / "reports/leaderboard.csv", newline="") as f:
