@@ -5,20 +5,15 @@ folder of its own, so the shutdown touches only its processes."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from genmodels.tracking.server import free_port
+
 SCRIPT = Path(__file__).parents[1] / "cluster" / "local.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

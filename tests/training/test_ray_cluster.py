@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local_cluster import free_port
+from genmodels.tracking.server import free_port
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.integration
