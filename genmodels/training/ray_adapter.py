@@ -107,8 +107,24 @@ def _worker_entry(config: dict[str, Any]) -> None:
     train_worker(job, x, y, config["context_cls"](config["checkpoint_seconds"]))
 
 
+def setup_ray_worker() -> None:
+    """Run in every Ray worker process of the job (``worker_process_setup_hook``)."""
+    pin_ray_address()
+    quiet_ray_logs()
+
+
+def pin_ray_address() -> None:
+    """Point ``RAY_ADDRESS`` in this worker at its own cluster. Ray Train's placement-group
+    cleaner asks the state API without an address; with two local instances on one machine
+    (two trainings side by side) Ray cannot tell which is meant and the cleaner dies with a
+    "Found multiple active Ray instances" traceback on the user's console."""
+    import ray
+
+    os.environ.setdefault("RAY_ADDRESS", ray.get_runtime_context().gcs_address)
+
+
 def quiet_ray_logs() -> None:
-    """Run in every Ray worker process of the job (``worker_process_setup_hook``) unless debugging:
+    """In every Ray worker process (see :func:`setup_ray_worker`) unless debugging:
     Ray Train's placement-group cleaner warns every few seconds that the state API is
     unavailable when the dashboard is off (it is, to start fast), and each worker logs a
     ``TrainingReport(...)`` dump per report on a logger named after its source file, which
@@ -125,13 +141,16 @@ def quiet_ray_logs() -> None:
 
 def ensure_ray(address: str | None = None) -> None:
     """Connect to ``address`` / ``RAY_ADDRESS`` if given (probed first: one line when nothing
-    listens there), else start a local instance."""
+    listens there), else start a new local instance.
+
+    "Else" is Ray's ``address="local"``: a bare ``ray.init()`` would attach to the latest cluster
+    that ``ray start`` left running on this machine, so a local run could land on it unasked."""
     import ray
 
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    if address:
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    if address != "local":
         probe_address(address)
     try:
         _init(address)
@@ -139,7 +158,7 @@ def ensure_ray(address: str | None = None) -> None:
         raise RayUnavailable(f"cannot connect to a Ray cluster ({address}): {str(exc).splitlines()[0]}") from None
 
 
-def _init(address: str | None) -> None:
+def _init(address: str) -> None:
     import ray
 
     ray.init(
@@ -149,7 +168,7 @@ def _init(address: str | None) -> None:
         configure_logging=True,
         logging_level="WARNING",
         runtime_env={
-            "worker_process_setup_hook": quiet_ray_logs,
+            "worker_process_setup_hook": setup_ray_worker,
             "env_vars": {DEBUG_ENV: os.environ[DEBUG_ENV]} if debugging() else {},
         },
     )

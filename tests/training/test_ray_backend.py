@@ -72,3 +72,18 @@ def test_ray_workers_get_the_validation_split_and_keep_the_best(ray_local, data,
     kept, best = torch.load(final / ckpt.MODEL_FILE, weights_only=True), ckpt.read_best(final)
     for k in kept:
         torch.testing.assert_close(kept[k], best[k], rtol=0, atol=0)
+
+
+@pytest.mark.slow  # a Ray task in the module's local instance: a few seconds once Ray is up
+def test_workers_name_their_own_cluster_so_two_local_instances_do_not_confuse_ray(ray_local) -> None:
+    """The setup hook pins ``RAY_ADDRESS`` in every worker to its own GCS: Ray Train's placement-group
+    cleaner asks the state API without an address and, with two local instances on the machine,
+    would otherwise die with "Found multiple active Ray instances"."""
+
+    @ray.remote
+    def worker_address() -> str | None:
+        import os
+
+        return os.environ.get("RAY_ADDRESS")
+
+    assert ray.get(worker_address.remote()) == ray.get_runtime_context().gcs_address

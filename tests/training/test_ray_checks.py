@@ -73,3 +73,31 @@ def test_train_with_an_unreachable_ray_address_stops_within_seconds(tmp_path: Pa
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert f"error: no Ray cluster at 127.0.0.1:{port}" in out.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "models" / "g").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "env", "expected", "probed"),
+    [
+        (None, None, "local", False),  # not the latest `ray start` cluster on this machine
+        (None, "10.0.0.1:6379", "10.0.0.1:6379", True),
+        ("auto", "10.0.0.1:6379", "auto", True),
+        ("local", None, "local", False),
+    ],
+)
+def test_ensure_ray_starts_a_new_local_instance_unless_an_address_is_named(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, env: str | None, expected: str, probed: bool
+) -> None:
+    ray = pytest.importorskip("ray")
+    from genmodels.training import ray_adapter
+
+    calls: dict[str, list] = {"init": [], "probe": []}
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray_adapter, "_init", lambda address: calls["init"].append(address))
+    monkeypatch.setattr(ray_adapter, "probe_address", lambda address: calls["probe"].append(address))
+    if env is None:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("RAY_ADDRESS", env)
+    ray_adapter.ensure_ray(given)
+    assert calls["init"] == [expected]
+    assert calls["probe"] == ([expected] if probed else [])
