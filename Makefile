@@ -36,14 +36,19 @@ endif
 presets: $(STAMP)
 	python presets/generate.py
 
-# make test: everything but the tests marked slow (well under 15 minutes on 2 cores);
-# make test-slow: those (tune searches, multi-node, killed workers, signals, determinism);
-# CI (.ci/run) runs both.
+# make test: everything but the tests marked slow; make test-slow: those (tune searches,
+# multi-node, killed workers, signals, determinism); CI (.ci/run) runs both. Both run on
+# PYTEST_JOBS pytest-xdist workers, one test module per worker at a time (--dist loadscope: a
+# module's fixtures are built once); tests/conftest.py gives each worker one torch/OpenMP thread.
+# Most slow tests wait on Ray, DVC or a server more than they compute: two workers on two cores
+# roughly halve the wall time. PYTEST_JOBS=0 runs in this process, one test at a time.
+PYTEST_JOBS ?= 2
+PYTEST := python -m pytest -q -n $(PYTEST_JOBS) --dist loadscope
 test: $(STAMP)
-	python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 test-slow: $(STAMP)
-	python -m pytest -q -m slow
+	$(PYTEST) -m slow
 
 PORT ?= 5000
 ui: $(STAMP)

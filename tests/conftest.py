@@ -10,7 +10,13 @@ import torch
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # Commands run cold unless a test asks for the warm runner (tests/pipelines/test_warm.py, the dvc repro test).
 os.environ.setdefault("GENMODELS_WARM", "0")
-torch.set_num_threads(min(2, torch.get_num_threads()))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: one thread each, in this process and the commands it starts
+    # (OpenMP threads that spin-wait for a busy core slow a run many times over).
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+else:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
 
 try:  # property tests: fresh examples on a developer's machine, a fixed sequence under CI
     from hypothesis import settings
