@@ -212,3 +212,22 @@ def test_anomaly_score_is_the_discrete_bound_on_levels(digits) -> None:
     torch.manual_seed(0)
     dense = build_model("vae", {"latent_dim": 2, "hidden": [16], "prior": "standard", "likelihood": "dequantized"}, INFO).eval()
     torch.testing.assert_close(dense.anomaly_score(v, torch.Generator().manual_seed(2)), -dense.log_likelihood(v, torch.Generator().manual_seed(2)))
+
+
+def test_kl_warmup_ramps_the_kl_weight_over_its_steps_and_resumes_from_a_checkpoint(digits) -> None:
+    """``kl_warmup_steps: N``: the KL weight is ``beta * min(1, (t + 1) / N)`` at training step t; evaluation
+    does not advance it; the step count is saved with the weights; without it, no extra state."""
+    assert "kl_steps" not in build_model("vae", {"latent_dim": 2}, INFO).state_dict()
+    model = build_model("vae", {"latent_dim": 2, "beta": 0.5, "kl_warmup_steps": 4}, INFO).train()
+    weights = [float(model.kl_weight()) for _ in range(3)]
+    model.eval()
+    assert float(model.kl_weight()) == float(model.kl_weight()) == pytest.approx(0.5 * 4 / 4)  # t = 3, not advanced
+    model.train()
+    weights += [float(model.kl_weight()) for _ in range(3)]
+    assert weights == pytest.approx([0.5 * 1 / 4, 0.5 * 2 / 4, 0.5 * 3 / 4, 0.5, 0.5, 0.5])
+    resumed = build_model("vae", {"latent_dim": 2, "beta": 0.5, "kl_warmup_steps": 8}, INFO).train()
+    resumed.load_state_dict(build_model("vae", {"latent_dim": 2, "kl_warmup_steps": 8}, INFO).state_dict() | {"kl_steps": torch.tensor(5)})
+    assert float(resumed.kl_weight()) == pytest.approx(0.5 * 6 / 8)
+    x = torch.from_numpy(digits.train.x[:16])
+    (_, loss), = list(model.training_losses(x, None, torch.Generator().manual_seed(0)))
+    assert torch.isfinite(loss) and int(model.kl_steps) == 7

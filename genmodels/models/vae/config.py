@@ -17,6 +17,11 @@ class VAEConfig(StrictModel):
     hidden: list[int] = Field(default_factory=lambda: [512, 256], min_length=1)  # MLP widths (encoder; decoder mirrors)
     conv_width: int = Field(32, ge=4)  # channels of the first conv layer (conv arch)
     beta: float = Field(1.0, gt=0.0)  # weight of the KL term (1 = the ELBO)
+    # KL warm-up (Bowman et al. 2016; Sonderby et al. 2016): the KL weight rises linearly from
+    # beta/N to beta over the first N optimizer steps, then stays at beta (0: beta from the start).
+    # Against posterior collapse: a decoder that can fit every pixel's marginal alone (a per-pixel
+    # mixture on the levels) otherwise learns to ignore z before the encoder says anything
+    kl_warmup_steps: int = Field(0, ge=0)
     min_log_std: float = Field(-6.0, le=0.0)  # floor of the decoder's log standard deviation
     iw_samples: int = Field(64, ge=1)  # k of the importance-weighted NLL bound at evaluation
     prior: Literal["standard", "mixture", "vamp"] = "vamp"  # N(0, I), a learned diagonal Gaussian mixture, or the VampPrior

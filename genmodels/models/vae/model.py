@@ -1,4 +1,4 @@
-"""Variational autoencoder (Kingma & Welling 2014) with a beta-weighted KL (Higgins et al. 2017).
+"""Variational autoencoder (Kingma & Welling 2014) with a beta-weighted KL (Higgins et al. 2017), optionally warmed up (Bowman et al. 2016).
 
 The decoder is a Gaussian ``p(v|z) = N(mu(z), diag sigma^2(z))`` over dequantized data
 ``v`` (see :mod:`genmodels.models.core.dequantize`), so its likelihood is comparable with the
@@ -62,6 +62,8 @@ class VAE(GenerativeModel):
         spec = PriorSpec(z, config.prior_components, self.data_shape, self.bounded)
         # registers prior_mixture.* (mixture) or pseudo_inputs (vamp) on this module
         self.latent_prior: LatentPrior = attach_prior(config.prior, self, spec, self.encode)
+        if config.kl_warmup_steps:  # optimizer steps taken so far: the warm-up's clock, saved with the weights
+            self.register_buffer("kl_steps", torch.zeros((), dtype=torch.int64))
         if config.refit_prior:  # registers refit_* buffers: the mixture that replaces the prior after training
             self.latent_prior = RefitPrior.attach(self, spec, self.encode, self.latent_prior, config.refit_prior)
 
@@ -142,7 +144,17 @@ class VAE(GenerativeModel):
         else:
             rec = -self.log_px_given_z(v, mixture, discrete=False)
         kl = self.latent_prior.kl(mu, log_std, eps, z)  # closed form for N(0, I), else one-sample
-        yield "model", (rec + self.config.beta * kl).mean() / self.dim
+        yield "model", (rec + self.kl_weight() * kl).mean() / self.dim
+
+    def kl_weight(self) -> float | Tensor:
+        """``beta``, or during the warm-up ``beta * min(1, (t + 1) / N)`` at step ``t`` (a tensor on
+        the model's device: no host sync); each call in training mode advances ``t``."""
+        if not self.config.kl_warmup_steps:
+            return self.config.beta
+        ramp = ((self.kl_steps + 1).double() / self.config.kl_warmup_steps).clamp(max=1.0)
+        if self.training:
+            self.kl_steps += 1
+        return self.config.beta * ramp.float()
 
     @torch.no_grad()
     def finish_training(self, x: Tensor, generator: torch.Generator) -> dict[str, float]:
