@@ -231,3 +231,21 @@ def test_kl_warmup_ramps_the_kl_weight_over_its_steps_and_resumes_from_a_checkpo
     x = torch.from_numpy(digits.train.x[:16])
     (_, loss), = list(model.training_losses(x, None, torch.Generator().manual_seed(0)))
     assert torch.isfinite(loss) and int(model.kl_steps) == 7
+
+
+@pytest.mark.parametrize(("margin", "most"), [(0.0, 0.942), (0.5, 1.0)])
+def test_mean_margin_lets_the_outer_level_take_a_pixels_whole_mass_at_256_levels(margin: float, most: float) -> None:
+    """At 256 levels a decoder mean squashed into [0, 1] gives level 0 (the cell [0, 1/256) with its
+    lower tail) at most Phi(a cell / the floor's sd) = Phi(0.0039 / 0.00248) = 0.942, whatever the
+    training; ``mean_margin: 0.5`` (means in [-0.5, 1.5]) lets it reach 1."""
+    info = DatasetInfo("tiny", "image", (1, 1, 1), 256, None, (0.0, 1.0))
+    model = build_model("vae", {"prior": "standard", "latent_dim": 1, "hidden": [4], "mean_margin": margin}, info).eval()
+    with torch.no_grad():
+        last = model.decoder[-1] if isinstance(model.decoder, torch.nn.Sequential) else model.decoder.net[-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([-1e3, -1e3]))  # mean as low as the squashing allows, sd at its floor
+        mixture = model.decoder_mixture(torch.zeros(1, 1))
+        p0 = float(model.log_px_given_z(torch.zeros(1, 1, 1, 1), mixture, discrete=True).exp())
+        draws = model.decode_sample(torch.zeros(4000, 1), torch.Generator().manual_seed(0))
+    assert p0 == pytest.approx(most, abs=0.01)
+    assert float((draws == 0).float().mean()) == pytest.approx(p0, abs=0.03)

@@ -5,7 +5,8 @@ The decoder is a Gaussian ``p(v|z) = N(mu(z), diag sigma^2(z))`` over dequantize
 other families. On data with ``K`` levels it is trained on the levels themselves
 (``likelihood: discrete``): ``P(k|z) = prod_d [Phi((hi_d - mu_d)/s_d) - Phi((lo_d - mu_d)/s_d)]``
 over each level's cell, the outer cells with their tails, which lets the decoder put all of
-a pixel's mass on level 0 (most pixels of a digit) — the distribution its draws follow and
+a pixel's mass on level 0 (most pixels of a digit; at many levels only with ``mean_margin`` > 0,
+since a mean squashed into [0, 1] cannot pass the outer cell's edge) — the distribution its draws follow and
 its discrete NLL scores. The test likelihood is the importance-weighted bound of Burda et al. (2016):
 ``log p(v) >= E log (1/k) sum_i p(v, z_i) / q(z_i|v)``, ``z_i ~ q(z|v)``.
 
@@ -112,7 +113,8 @@ class VAE(GenerativeModel):
             logits, mean, raw = out.view(len(z), 3, m, self.dim).unbind(1)
             log_w = torch.log_softmax(logits, dim=1)
         if self.bounded:
-            mean = torch.sigmoid(mean)
+            margin = self.config.mean_margin
+            mean = torch.sigmoid(mean) if not margin else torch.sigmoid(mean) * (1 + 2 * margin) - margin
         log_std = self.config.min_log_std + F.softplus(raw - self.config.min_log_std)
         return log_w, mean, log_std
 
