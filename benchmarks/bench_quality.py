@@ -9,7 +9,9 @@ project (``bench_repro.make_project``). ``--first DIR`` reuses a finished copy (
 passes the one ``bench_repro.py --keep`` left) and runs only the second; otherwise the two runs
 go side by side, each with ``--threads`` torch threads (default 1: two single-threaded runs fill
 two cores). A thread count can change float sums, so both runs use the same: with ``--first``
-the environment's, as ``bench_repro.py`` ran the first.
+the environment's, as ``bench_repro.py`` ran the first. ``--board-of DIR`` runs nothing: it
+writes the FID, NLL and target rows of a finished run's leaderboard (for instance
+``presets/mnist5k`` after ``make repro PRESET=mnist5k``), without the two-run difference.
 
 Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_quality.py [--params FILE] [--first DIR] [--keep DIR]``.
 """
@@ -116,6 +118,21 @@ def target_rows(name: str, board: list[dict[str, str]]) -> list[list[str]]:
     return rows
 
 
+def board_rows(name: str, run_dir: Path) -> list[list[str]]:
+    """Each model's FID (with its interval) and NLL (with its kind) from ``run_dir``'s
+    reports/leaderboard.csv, then the targets (:func:`target_rows`)."""
+    with open(run_dir / "reports/leaderboard.csv", newline="") as f:
+        board = list(csv.DictReader(f))
+    rows = []
+    for r in board:
+        if r["fid"]:
+            ci = f"95 % interval [{float(r['fid_ci_low']):.3g}, {float(r['fid_ci_high']):.3g}]"
+            rows.append(row(name, f"{r['model']} fid", float(r["fid"]), ci))
+        if r["nll_bits_per_dim"]:
+            rows.append(row(name, f"{r['model']} nll ({r['nll_kind']})", float(r["nll_bits_per_dim"]), "bits/dim"))
+    return rows + target_rows(name, board)
+
+
 def run(work: Path, params: Path, seconds: dict[str, float]) -> None:
     """One cold ``dvc repro`` in a fresh copy at ``work`` (its wall seconds into ``seconds``)."""
     try:
@@ -131,10 +148,17 @@ def main() -> None:
     ap.add_argument("--first", type=Path, help="a finished copy of the project to compare with (its params must equal --params)")
     ap.add_argument("--keep", type=Path, help="run in this folder (the second run in <keep>/b) and keep it")
     ap.add_argument("--threads", type=int, help="OMP_NUM_THREADS of every stage (default: 1 for two runs side by side; with --first, the environment's, as bench_repro ran it)")
+    ap.add_argument("--board-of", type=Path, help="run nothing: the rows of this finished run's reports/leaderboard.csv")
     ap.add_argument("--no-write", action="store_true", help="print, do not write benchmarks/results.csv")
     args = ap.parse_args()
     params = yaml.safe_load(args.params.read_text())
     name = f"quality_{params['data']['name']}"
+    if args.board_of is not None:
+        rows = board_rows(name, args.board_of)
+        print((args.board_of / "reports/leaderboard.md").read_text())
+        if not args.no_write:
+            write_rows(rows)
+        return
     base = args.keep or Path(tempfile.mkdtemp(prefix="genmodels-quality-"))
     threads = args.threads if args.threads is not None or args.first is not None else 1
     bench_repro.THREADS = None if threads is None else str(threads)
@@ -162,15 +186,7 @@ def main() -> None:
     print(f"{name}: largest difference between the two runs {diff:.3g} ({where or 'every value equal'}); {wall:.0f} s wall")
     label = f"{params['data']['name']}, OMP_NUM_THREADS {threads_label}"
     rows = [row(name, f"largest difference between two runs, every metrics/*.json value but timings ({label})", diff, "", "0", diff == 0)]
-    with open(first / "reports/leaderboard.csv", newline="") as f:
-        board = list(csv.DictReader(f))
-    for r in board:
-        if r["fid"]:
-            ci = f"95 % interval [{float(r['fid_ci_low']):.3g}, {float(r['fid_ci_high']):.3g}]"
-            rows.append(row(name, f"{r['model']} fid", float(r["fid"]), ci))
-        if r["nll_bits_per_dim"]:
-            rows.append(row(name, f"{r['model']} nll ({r['nll_kind']})", float(r["nll_bits_per_dim"]), "bits/dim"))
-    rows += target_rows(name, board)
+    rows += board_rows(name, first)
     rows.append(row(name, f"wall of the run(s) this script made ({'one' if args.first else 'two side by side'})", wall, "s"))
     print((first / "reports/leaderboard.md").read_text())
     if not args.no_write:

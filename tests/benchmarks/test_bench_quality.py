@@ -44,3 +44,22 @@ def test_mnist5k_asks_for_intervals_wholly_below_the_baselines(bench) -> None:
     assert met["rbm fid minus gmm fid"] == "True"
     assert met["vae test nll minus the better of independent and bayesnet"] == "True"
     assert met["flow test nll minus the better of independent and bayesnet"] == "False"
+
+
+def test_board_rows_read_a_finished_runs_leaderboard(bench, tmp_path) -> None:
+    """``--board-of DIR``: FID rows with their intervals, NLL rows with their kinds, then the targets."""
+    import csv
+
+    rows = board(vae=(10.0, 8.0, 12.0, 1.5), gmm=(16.0, 15.0, 17.0, 2.8), independent=(65, 60, 70, 1.77))
+    for r in rows:
+        r["nll_kind"] = "exact"
+    (tmp_path / "reports").mkdir()
+    with open(tmp_path / "reports/leaderboard.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = {r[1]: r for r in bench.board_rows("quality_mnist5k", tmp_path)}
+    assert out["vae fid"][2:4] == ["10", "95 % interval [8, 12]"]
+    assert out["independent nll (exact)"][2] == "1.77"
+    assert out["vae fid interval's upper end minus the lowest baseline (gmm, kde) interval's lower end"][5] == "True"
+    assert out["vae test nll minus the better of independent and bayesnet"][5] == "True"
