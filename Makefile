@@ -43,12 +43,15 @@ presets: $(STAMP)
 # Most slow tests wait on Ray, DVC or a server more than they compute: two workers on two cores
 # roughly halve the wall time. PYTEST_JOBS=0 runs in this process, one test at a time.
 PYTEST_JOBS ?= 2
+# the slow suite runs serially by default: one of three two-worker runs lost a worker ("node down:
+# Not properly terminated"), not yet diagnosed; SLOW_JOBS=2 takes it from 25 to ~16 min
+SLOW_JOBS ?= 0
 PYTEST := python -m pytest -q -n $(PYTEST_JOBS) --dist loadscope
 test: $(STAMP)
 	$(PYTEST) -m "not slow"
 
 test-slow: $(STAMP)
-	$(PYTEST) -m slow
+	python -m pytest -q -n $(SLOW_JOBS) --dist loadscope -m slow
 
 PORT ?= 5000
 ui: $(STAMP)
