@@ -37,21 +37,20 @@ presets: $(STAMP)
 	python presets/generate.py
 
 # make test: everything but the tests marked slow; make test-slow: those (tune searches,
-# multi-node, killed workers, signals, determinism); CI (.ci/run) runs both. Both run on
+# multi-node, killed workers, signals, determinism); CI (.ci/run) runs both. make test runs on
 # PYTEST_JOBS pytest-xdist workers, one test module per worker at a time (--dist loadscope: a
 # module's fixtures are built once); tests/conftest.py gives each worker one torch/OpenMP thread.
-# Most slow tests wait on Ray, DVC or a server more than they compute: two workers on two cores
-# roughly halve the wall time. PYTEST_JOBS=0 runs in this process, one test at a time.
+# The slow suite runs serially by default: one of three two-worker runs lost a worker ("node
+# down: Not properly terminated"), not yet diagnosed; SLOW_JOBS=2 takes it from 25 to ~16 min.
+# 0 workers: in this process, one test at a time.
 PYTEST_JOBS ?= 2
-# the slow suite runs serially by default: one of three two-worker runs lost a worker ("node down:
-# Not properly terminated"), not yet diagnosed; SLOW_JOBS=2 takes it from 25 to ~16 min
 SLOW_JOBS ?= 0
-PYTEST := python -m pytest -q -n $(PYTEST_JOBS) --dist loadscope
+PYTEST := python -m pytest -q --dist loadscope
 test: $(STAMP)
-	$(PYTEST) -m "not slow"
+	$(PYTEST) -n $(PYTEST_JOBS) -m "not slow"
 
 test-slow: $(STAMP)
-	python -m pytest -q -n $(SLOW_JOBS) --dist loadscope -m slow
+	$(PYTEST) -n $(SLOW_JOBS) -m slow
 
 PORT ?= 5000
 ui: $(STAMP)
